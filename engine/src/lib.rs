@@ -1,0 +1,14 @@
+//! Runnel's runtime.
+//!
+//! The engine owns everything that runs and everything that is durable: the RocksDB store of a
+//! server's data directory ([`storage`]) and the tables kept in it ([`table`]). The streaming
+//! operators, watermarks, barriers and checkpoints of DESIGN.md plug in here as they arrive.
+//!
+//! It knows nothing of SQL text or of the Postgres protocol: the `sql` crate decides *what* to
+//! store and run, the engine decides *how*.
+
+pub mod storage;
+pub mod table;
+
+pub use storage::{Store, StoreWrite, StorageError};
+pub use table::DurableTable;

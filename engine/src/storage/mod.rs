@@ -1,0 +1,259 @@
+//! The durable store of one server: one RocksDB instance per data directory.
+//!
+//! Everything Runnel must not lose lives here, in column families by concept:
+//! - `catalog`: catalog objects, opaque bytes keyed by object name (the `sql` crate owns their
+//!   encoding), plus a few counters;
+//! - `table_data`: the rows of durable tables, as Arrow IPC segments keyed by
+//!   `(table id, segment sequence)`.
+//!
+//! A change that must be all-or-nothing (an `INSERT`, a `DROP TABLE` with its data) is collected
+//! in a [`StoreWrite`] and applied by [`Store::commit`] as one synced RocksDB write batch: after a
+//! crash either all of it is there or none of it.
+
+mod codec;
+mod error;
+
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::record_batch::RecordBatch;
+use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
+
+pub use error::StorageError;
+
+/// Encodes an Arrow schema in the store's format (an Arrow IPC schema message), for catalog
+/// entries that must describe data independently of SQL re-planning.
+pub fn encode_schema(schema: &datafusion::arrow::datatypes::Schema) -> Result<Vec<u8>, StorageError> {
+    codec::encode_schema(schema)
+}
+
+/// Decodes a schema written by [`encode_schema`].
+pub fn decode_schema(bytes: &[u8]) -> Result<datafusion::arrow::datatypes::SchemaRef, StorageError> {
+    codec::decode_schema(bytes)
+}
+
+const CF_CATALOG: &str = "catalog";
+const CF_TABLE_DATA: &str = "table_data";
+
+/// Prefix of catalog-object keys in the `catalog` column family.
+const OBJECT_PREFIX: &[u8] = b"object/";
+/// Prefix of counters and other metadata in the `catalog` column family.
+const META_PREFIX: &[u8] = b"meta/";
+
+/// Version of the on-disk layout, stored at `meta/layout_version`; a server refuses to open a
+/// data directory written by a layout it does not know.
+pub const LAYOUT_VERSION: u64 = 1;
+
+/// The RocksDB store of a data directory. Cheap to share behind an `Arc`; RocksDB itself is
+/// thread-safe.
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store under `dir/store`.
+    ///
+    /// Fails with [`StorageError::Locked`] when another process already has the directory open,
+    /// and with [`StorageError::UnknownLayout`] when the directory was written by an
+    /// incompatible layout version.
+    pub fn open(dir: &Path) -> Result<Self, StorageError> {
+        let path = dir.join("store");
+        std::fs::create_dir_all(&path).map_err(|source| StorageError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let families = [CF_CATALOG, CF_TABLE_DATA]
+            .into_iter()
+            .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let db = DB::open_cf_descriptors(&options, &path, families)
+            .map_err(|e| StorageError::from_open(&path, e))?;
+        let store = Store { db, path };
+        store.check_layout_version()?;
+        Ok(store)
+    }
+
+    /// The directory RocksDB writes to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn check_layout_version(&self) -> Result<(), StorageError> {
+        match self.meta_u64("layout_version")? {
+            Some(LAYOUT_VERSION) => Ok(()),
+            Some(found) => Err(StorageError::UnknownLayout {
+                found,
+                expected: LAYOUT_VERSION,
+            }),
+            None => {
+                let mut write = StoreWrite::default();
+                write.put_meta_u64("layout_version", LAYOUT_VERSION);
+                self.commit(write)
+            }
+        }
+    }
+
+    fn cf(&self, name: &'static str) -> Result<&rocksdb::ColumnFamily, StorageError> {
+        self.db
+            .cf_handle(name)
+            .ok_or(StorageError::MissingColumnFamily(name))
+    }
+
+    /// All catalog objects, as `(name, encoded object)` in name order.
+    pub fn catalog_objects(&self) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+        let cf = self.cf(CF_CATALOG)?;
+        let mut objects = Vec::new();
+        let iter = self
+            .db
+            .iterator_cf(cf, IteratorMode::From(OBJECT_PREFIX, Direction::Forward));
+        for item in iter {
+            let (key, value) = item?;
+            let Some(name) = key.strip_prefix(OBJECT_PREFIX) else {
+                break;
+            };
+            let name = String::from_utf8(name.to_vec())
+                .map_err(|_| StorageError::Corrupt("catalog key is not UTF-8".into()))?;
+            objects.push((name, value.to_vec()));
+        }
+        Ok(objects)
+    }
+
+    /// Reads a counter or other integer kept in the catalog's metadata.
+    pub fn meta_u64(&self, key: &str) -> Result<Option<u64>, StorageError> {
+        let cf = self.cf(CF_CATALOG)?;
+        match self.db.get_cf(cf, meta_key(key))? {
+            None => Ok(None),
+            Some(bytes) => {
+                let array: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+                    StorageError::Corrupt(format!("metadata value {key} is not a u64"))
+                })?;
+                Ok(Some(u64::from_be_bytes(array)))
+            }
+        }
+    }
+
+    /// Reads every segment of a table, in insertion order, and the next free segment sequence.
+    pub fn table_segments(&self, table_id: u64) -> Result<(Vec<RecordBatch>, u64), StorageError> {
+        let cf = self.cf(CF_TABLE_DATA)?;
+        let prefix = table_id.to_be_bytes();
+        let mut batches = Vec::new();
+        let mut next_seq = 0;
+        let iter = self
+            .db
+            .iterator_cf(cf, IteratorMode::From(&prefix, Direction::Forward));
+        for item in iter {
+            let (key, value) = item?;
+            let Some((id, seq)) = codec::decode_segment_key(&key) else {
+                return Err(StorageError::Corrupt("table segment key has a bad length".into()));
+            };
+            if id != table_id {
+                break;
+            }
+            batches.extend(codec::decode_batches(&value)?);
+            next_seq = seq + 1;
+        }
+        Ok((batches, next_seq))
+    }
+
+    /// Applies every change of `write` atomically and durably (the WAL is synced before this
+    /// returns).
+    pub fn commit(&self, write: StoreWrite) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        let catalog = self.cf(CF_CATALOG)?;
+        let data = self.cf(CF_TABLE_DATA)?;
+        for op in write.ops {
+            match op {
+                WriteOp::PutCatalog(key, value) => batch.put_cf(catalog, key, value),
+                WriteOp::DeleteCatalog(key) => batch.delete_cf(catalog, key),
+                WriteOp::PutSegment(key, value) => batch.put_cf(data, key, value),
+                WriteOp::ClearTable(table_id) => {
+                    let from = codec::segment_key(table_id, 0);
+                    let to = match table_id.checked_add(1) {
+                        Some(next) => codec::segment_key(next, 0).to_vec(),
+                        None => vec![0xff; 17],
+                    };
+                    batch.delete_range_cf(data, from, to);
+                }
+            }
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        self.db.write_opt(batch, &options)?;
+        Ok(())
+    }
+}
+
+/// A set of changes applied all-or-nothing by [`Store::commit`].
+#[derive(Default)]
+pub struct StoreWrite {
+    ops: Vec<WriteOp>,
+}
+
+enum WriteOp {
+    PutCatalog(Vec<u8>, Vec<u8>),
+    DeleteCatalog(Vec<u8>),
+    PutSegment([u8; 16], Vec<u8>),
+    ClearTable(u64),
+}
+
+impl StoreWrite {
+    /// Stores (or replaces) the encoded catalog object `name`.
+    pub fn put_catalog_object(&mut self, name: &str, encoded: Vec<u8>) {
+        self.ops
+            .push(WriteOp::PutCatalog(object_key(name), encoded));
+    }
+
+    /// Removes the catalog object `name`.
+    pub fn delete_catalog_object(&mut self, name: &str) {
+        self.ops.push(WriteOp::DeleteCatalog(object_key(name)));
+    }
+
+    /// Sets a counter or other integer in the catalog's metadata.
+    pub fn put_meta_u64(&mut self, key: &str, value: u64) {
+        self.ops
+            .push(WriteOp::PutCatalog(meta_key(key), value.to_be_bytes().to_vec()));
+    }
+
+    /// Appends `batches` to table `table_id` as segment `seq` (one IPC stream).
+    pub fn append_segment(
+        &mut self,
+        table_id: u64,
+        seq: u64,
+        batches: &[RecordBatch],
+    ) -> Result<(), StorageError> {
+        let value = codec::encode_batches(batches)?;
+        self.ops
+            .push(WriteOp::PutSegment(codec::segment_key(table_id, seq), value));
+        Ok(())
+    }
+
+    /// Deletes every segment of table `table_id`.
+    pub fn clear_table(&mut self, table_id: u64) {
+        self.ops.push(WriteOp::ClearTable(table_id));
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+fn object_key(name: &str) -> Vec<u8> {
+    [OBJECT_PREFIX, name.as_bytes()].concat()
+}
+
+fn meta_key(key: &str) -> Vec<u8> {
+    [META_PREFIX, key.as_bytes()].concat()
+}
+
+#[cfg(test)]
+mod tests;

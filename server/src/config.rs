@@ -1,0 +1,123 @@
+//! Server configuration: defaults, an optional TOML file, environment variables and flags.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `runnel serve` needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on (0 picks a free port; the chosen one is logged).
+    pub port: u16,
+    /// Directory holding the store.
+    pub data_dir: PathBuf,
+    /// `tracing` log filter.
+    pub log: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "127.0.0.1".to_string(),
+            port: 4566,
+            data_dir: PathBuf::from("runnel-data"),
+            log: "info".to_string(),
+        }
+    }
+}
+
+/// Values given on the command line or in the environment; `None` means "not given".
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigOverrides {
+    /// Address to listen on.
+    pub host: Option<String>,
+    /// Port to listen on.
+    pub port: Option<u16>,
+    /// Data directory.
+    pub data_dir: Option<PathBuf>,
+    /// Log filter.
+    pub log: Option<String>,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown keys.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl ServerConfig {
+    /// Builds the configuration: `overrides` (flags and environment) win over `file`, which
+    /// wins over the defaults.
+    pub fn load(file: Option<&Path>, overrides: ConfigOverrides) -> Result<Self, ConfigError> {
+        let from_file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str::<ConfigOverrides>(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?
+            }
+            None => ConfigOverrides::default(),
+        };
+        let defaults = ServerConfig::default();
+        Ok(ServerConfig {
+            host: overrides.host.or(from_file.host).unwrap_or(defaults.host),
+            port: overrides.port.or(from_file.port).unwrap_or(defaults.port),
+            data_dir: overrides.data_dir.or(from_file.data_dir).unwrap_or(defaults.data_dir),
+            log: overrides.log.or(from_file.log).unwrap_or(defaults.log),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("runnel.toml");
+        std::fs::write(&path, "port = 7000\ndata_dir = \"/srv/runnel\"\n").expect("write");
+        let config = ServerConfig::load(
+            Some(&path),
+            ConfigOverrides {
+                port: Some(7001),
+                ..Default::default()
+            },
+        )
+        .expect("loads");
+        assert_eq!(config.port, 7001);
+        assert_eq!(config.data_dir, PathBuf::from("/srv/runnel"));
+        assert_eq!(config.host, "127.0.0.1");
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("runnel.toml");
+        std::fs::write(&path, "prot = 7000\n").expect("write");
+        let error = ServerConfig::load(Some(&path), ConfigOverrides::default()).expect_err("must fail");
+        assert!(error.to_string().contains("prot"), "{error}");
+    }
+}

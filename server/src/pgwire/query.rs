@@ -1,0 +1,323 @@
+//! The simple and extended query protocols.
+//!
+//! Simple: a string of statements, each parsed, executed and answered in order; the first error
+//! ends the string (like PostgreSQL). Extended: Parse plans the statement once (so Describe can
+//! report parameter and result types), Bind decodes parameters, Execute runs it. Both go through
+//! [`Session::prepare`] and [`Session::execute`].
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::ParamValues;
+use futures::{Sink, SinkExt};
+use pgwire::api::portal::{Format, Portal};
+use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::QueryParser;
+use pgwire::api::store::PortalStore;
+use pgwire::api::{ClientInfo, ClientPortalStore, Type};
+use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
+use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::response::NoticeResponse;
+use pgwire::messages::startup::ParameterStatus;
+use runnel_sql::{SqlError, SqlState, parse_statements};
+use tokio_util::sync::CancellationToken;
+
+use super::SessionHandle;
+use super::encode::{copy_data, data_rows, fields};
+use super::error::{canceled, error_info, to_pgwire};
+use crate::session::{Executed, Outcome, Prepared, Session};
+
+/// A statement prepared by Parse: shared between portals.
+pub type PreparedStatement = Arc<PreparedWithTypes>;
+
+/// A prepared statement and the parameter types the client declared in Parse.
+#[derive(Debug)]
+pub struct PreparedWithTypes {
+    prepared: Prepared,
+    client_types: Vec<Option<Type>>,
+}
+
+/// The query handler (one per server; per-connection state is in the [`Session`]).
+pub struct QueryHandler {
+    parser: Arc<Parser>,
+}
+
+impl QueryHandler {
+    /// A new handler.
+    pub fn new() -> Self {
+        QueryHandler { parser: Arc::new(Parser) }
+    }
+}
+
+impl Default for QueryHandler {
+    fn default() -> Self {
+        QueryHandler::new()
+    }
+}
+
+fn session_of<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Session>> {
+    client
+        .session_extensions()
+        .get::<SessionHandle>()
+        .map(|handle| handle.0.clone())
+        .ok_or_else(|| to_pgwire(&SqlError::new(SqlState::INTERNAL_ERROR, "connection has no session")))
+}
+
+/// Sends a statement's notices and parameter changes ahead of its result.
+async fn send_side_messages<C>(client: &mut C, executed: &Executed) -> PgWireResult<()>
+where
+    C: Sink<PgWireBackendMessage> + Unpin + Send,
+    PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+{
+    for notice in &executed.notices {
+        let info = ErrorInfo::new(notice.severity.to_string(), notice.code.to_string(), notice.message.clone());
+        client.feed(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(info))).await?;
+    }
+    for (name, value) in &executed.parameter_status {
+        client
+            .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name.clone(), value.clone())))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Turns a statement's outcome into a `pgwire` response in `format`.
+fn respond(executed: Executed, format: &Format, session: &Arc<Session>, cancel: CancellationToken) -> PgWireResult<Response> {
+    let format_options = Arc::new(session.settings().format_options());
+    Ok(match executed.outcome {
+        Outcome::Rows { schema, stream, command } => {
+            let fields = Arc::new(fields(&schema, format, Some(format_options))?);
+            let rows = data_rows(fields.clone(), stream, cancel, session.clone());
+            let mut response = QueryResponse::new(fields, rows);
+            response.set_command_tag(command);
+            Response::Query(response)
+        }
+        Outcome::Command { command, rows } => {
+            let mut tag = Tag::new(&command);
+            if command == "INSERT" {
+                tag = tag.with_oid(0);
+            }
+            if let Some(rows) = rows {
+                tag = tag.with_rows(rows as usize);
+            }
+            Response::Execution(tag)
+        }
+        Outcome::TransactionStart => Response::TransactionStart(Tag::new("BEGIN")),
+        Outcome::TransactionEnd(tag) => Response::TransactionEnd(Tag::new(tag)),
+        Outcome::CopyOut { schema, stream, options } => {
+            let (wire_format, columns, data) = copy_data(&schema, stream, &options, format_options, cancel, session.clone())?;
+            Response::CopyOut(CopyResponse::new(wire_format, columns, data))
+        }
+    })
+}
+
+/// Runs `work` unless the statement is cancelled first.
+async fn cancellable<T>(cancel: &CancellationToken, work: impl Future<Output = Result<T, SqlError>>) -> Result<T, SqlError> {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => Err(canceled()),
+        result = work => result,
+    }
+}
+
+#[async_trait]
+impl SimpleQueryHandler for QueryHandler {
+    async fn do_query<C>(&self, client: &mut C, query: &str) -> PgWireResult<Vec<Response>>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(client)?;
+        let statements = match parse_statements(query) {
+            Ok(statements) => statements,
+            Err(error) => {
+                session.on_error();
+                return Ok(vec![Response::Error(Box::new(error_info(&error)))]);
+            }
+        };
+        let mut responses = Vec::with_capacity(statements.len());
+        for parsed in statements {
+            let cancel = session.begin_statement();
+            let result = cancellable(&cancel, async {
+                let prepared = session.prepare(parsed).await?;
+                session.execute(&prepared, None).await
+            })
+            .await;
+            match result {
+                Ok(executed) => {
+                    send_side_messages(client, &executed).await?;
+                    responses.push(respond(executed, &Format::UnifiedText, &session, cancel)?);
+                }
+                Err(error) => {
+                    session.on_error();
+                    responses.push(Response::Error(Box::new(error_info(&error))));
+                    break;
+                }
+            }
+        }
+        Ok(responses)
+    }
+}
+
+/// Parse-time work of the extended protocol.
+#[derive(Debug)]
+pub struct Parser;
+
+#[async_trait]
+impl QueryParser for Parser {
+    type Statement = PreparedStatement;
+
+    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Self::Statement>>
+    where
+        C: ClientInfo + Unpin + Send + Sync,
+    {
+        let session = session_of(client)?;
+        let result = async {
+            let mut statements = parse_statements(sql)?;
+            if statements.len() > 1 {
+                return Err(SqlError::new(
+                    SqlState::SYNTAX_ERROR,
+                    "cannot insert multiple commands into a prepared statement",
+                ));
+            }
+            match statements.pop() {
+                None => Ok(None),
+                Some(parsed) => session.prepare(parsed).await.map(Some),
+            }
+        }
+        .await;
+        match result {
+            Ok(prepared) => Ok(prepared.map(|prepared| {
+                Arc::new(PreparedWithTypes { prepared, client_types: types.to_vec() })
+            })),
+            Err(error) => {
+                session.on_error();
+                Err(to_pgwire(&error))
+            }
+        }
+    }
+
+    fn get_parameter_types(&self, statement: &Self::Statement) -> PgWireResult<Vec<Type>> {
+        let inferred = parameter_data_types(&statement.prepared)?;
+        Ok(inferred
+            .iter()
+            .enumerate()
+            .map(|(index, data_type)| {
+                statement
+                    .client_types
+                    .get(index)
+                    .cloned()
+                    .flatten()
+                    .filter(|t| *t != Type::UNKNOWN)
+                    .or_else(|| data_type.as_ref().and_then(|t| arrow_pg::datatypes::into_pg_type(t).ok()))
+                    .unwrap_or(Type::TEXT)
+            })
+            .collect())
+    }
+
+    fn get_result_schema(&self, statement: &Self::Statement, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+        match &statement.prepared.result_schema {
+            Some(schema) => fields(schema, format.unwrap_or(&Format::UnifiedText), None),
+            None => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The DataFusion types of `$1..$n` as inferred from the plan (`None` where unknown).
+fn parameter_data_types(prepared: &Prepared) -> PgWireResult<Vec<Option<DataType>>> {
+    let Some(plan) = &prepared.plan else {
+        return Ok(Vec::new());
+    };
+    let types = plan
+        .get_parameter_types()
+        .map_err(|e| to_pgwire(&SqlError::from_datafusion(&e, &prepared.parsed.text_map())))?;
+    let count = types
+        .keys()
+        .filter_map(|name| name.trim_start_matches('$').parse::<usize>().ok())
+        .max()
+        .unwrap_or(0);
+    Ok((1..=count).map(|n| types.get(&format!("${n}")).cloned().flatten()).collect())
+}
+
+/// Decodes the bound parameters of `portal`, converting each to the type the plan expects.
+fn bind_parameters(portal: &Portal<PreparedStatement>) -> PgWireResult<Option<ParamValues>> {
+    let prepared = &portal.statement.statement.prepared;
+    let inferred = parameter_data_types(prepared)?;
+    if inferred.is_empty() && portal.parameter_len() == 0 {
+        return Ok(None);
+    }
+    if portal.parameter_len() != inferred.len() {
+        return Err(to_pgwire(&SqlError::new(
+            SqlState("08P01"),
+            format!(
+                "bind message supplies {} parameters, but prepared statement requires {}",
+                portal.parameter_len(),
+                inferred.len()
+            ),
+        )));
+    }
+    let hints: Vec<Option<&DataType>> = inferred.iter().map(Option::as_ref).collect();
+    let values = arrow_pg::datatypes::df::deserialize_parameters(portal, &hints)?;
+    let ParamValues::List(values) = values else {
+        return Ok(Some(values));
+    };
+    let mut cast = Vec::with_capacity(values.len());
+    for (value, expected) in values.into_iter().zip(&inferred) {
+        let value = value.into_inner();
+        let value = match expected {
+            Some(expected) if value.data_type() != *expected => value.cast_to(expected).map_err(|e| {
+                to_pgwire(&SqlError::new(
+                    SqlState::INVALID_TEXT_REPRESENTATION,
+                    format!("parameter cannot be converted to {expected}: {}", e.strip_backtrace()),
+                ))
+            })?,
+            _ => value,
+        };
+        cast.push(value.into());
+    }
+    Ok(Some(ParamValues::List(cast)))
+}
+
+#[async_trait]
+impl ExtendedQueryHandler for QueryHandler {
+    type Statement = PreparedStatement;
+    type QueryParser = Parser;
+
+    fn query_parser(&self) -> Arc<Self::QueryParser> {
+        self.parser.clone()
+    }
+
+    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Self::Statement>, _max_rows: usize) -> PgWireResult<Response>
+    where
+        C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
+        C::PortalStore: PortalStore<Statement = Self::Statement>,
+        C::Error: Debug,
+        PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
+    {
+        let session = session_of(client)?;
+        let params = match bind_parameters(portal) {
+            Ok(params) => params,
+            Err(error) => {
+                session.on_error();
+                return Err(error);
+            }
+        };
+        let cancel = session.begin_statement();
+        let prepared = &portal.statement.statement.prepared;
+        match cancellable(&cancel, session.execute(prepared, params)).await {
+            Ok(executed) => {
+                send_side_messages(client, &executed).await?;
+                respond(executed, &portal.result_column_format, &session, cancel)
+            }
+            Err(error) => {
+                session.on_error();
+                Err(to_pgwire(&error))
+            }
+        }
+    }
+}

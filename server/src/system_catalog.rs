@@ -1,0 +1,103 @@
+//! The DataFusion session every connection starts from.
+//!
+//! It resolves `runnel.public.*` to the user [`Catalog`], adds DataFusion's
+//! `information_schema` and the `pg_catalog` emulation of `datafusion-pg-catalog` (tables,
+//! functions such as `format_type` and `pg_get_userbyid`, `regclass` casts), and the functions
+//! PostgreSQL clients call on connect that the emulation leaves out (`version()`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemoryCatalogProviderList};
+use datafusion::execution::SessionState;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::scalar::ScalarValue;
+use datafusion_pg_catalog::pg_catalog::context::{PgCatalogContextProvider, Role};
+use datafusion_pg_catalog::pg_catalog::oid_type_planner::PgOidTypePlanner;
+use datafusion_pg_catalog::setup_pg_catalog;
+use runnel_sql::types::RunnelTypePlanner;
+use runnel_sql::{Catalog, DATABASE, DEFAULT_SCHEMA, SqlError, SqlState};
+
+/// The single role Runnel knows until authentication arrives.
+pub const DEFAULT_USER: &str = "runnel";
+
+/// Roles for `pg_roles`/`pg_user`: the default superuser.
+#[derive(Debug, Clone)]
+struct Roles;
+
+#[async_trait]
+impl PgCatalogContextProvider for Roles {
+    async fn roles(&self) -> Vec<String> {
+        vec![DEFAULT_USER.to_string()]
+    }
+
+    async fn role(&self, name: &str) -> Option<Role> {
+        (name == DEFAULT_USER).then(|| Role {
+            name: DEFAULT_USER.to_string(),
+            is_superuser: true,
+            can_login: true,
+            can_create_db: true,
+            can_create_role: true,
+            can_create_user: true,
+            can_replication: false,
+            grants: Vec::new(),
+            inherited_roles: Vec::new(),
+        })
+    }
+}
+
+/// Builds the template session state over `catalog`.
+pub fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlError> {
+    let mut config = SessionConfig::new()
+        .with_default_catalog_and_schema(DATABASE, DEFAULT_SCHEMA)
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(true);
+    // Keep source spans in plans, so planning errors can point into the statement.
+    config.options_mut().sql_parser.collect_spans = true;
+    // Text columns as plain Utf8: what Runnel tables store and what clients get as `text`.
+    config.options_mut().sql_parser.map_string_types_to_utf8view = false;
+
+    let database = Arc::new(MemoryCatalogProvider::new());
+    database
+        .register_schema(DEFAULT_SCHEMA, catalog)
+        .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, e.strip_backtrace()))?;
+    let catalogs = Arc::new(MemoryCatalogProviderList::new());
+    datafusion::catalog::CatalogProviderList::register_catalog(catalogs.as_ref(), DATABASE.to_string(), database);
+
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_catalog_list(catalogs)
+        .with_default_features()
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    setup_pg_catalog(&ctx, DATABASE, Roles)
+        .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, format!("pg_catalog setup failed: {e}")))?;
+    ctx.register_udf(version_udf());
+
+    let state = ctx.state();
+    let state = SessionStateBuilder::new_from_existing(state)
+        .with_type_planner(Arc::new(RunnelTypePlanner::new(Some(Arc::new(PgOidTypePlanner)))))
+        .build();
+    Ok(state)
+}
+
+/// `version()`: clients parse the leading `PostgreSQL <version>`.
+fn version_udf() -> ScalarUDF {
+    let text = format!(
+        "PostgreSQL {} (Runnel {}) on {}-{}, compiled by rustc",
+        crate::PG_SERVER_VERSION,
+        crate::VERSION,
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
+    create_udf(
+        "version",
+        vec![],
+        DataType::Utf8,
+        Volatility::Stable,
+        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(text.clone()))))),
+    )
+}

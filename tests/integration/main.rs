@@ -1,0 +1,11 @@
+//! Whole-system tests: the real `runnel` binary, started on a free port with a fresh data
+//! directory, driven by real clients (tokio-postgres, psql, Python drivers, the sqllogictest
+//! runner). One test binary with modules keeps link time low.
+
+mod clients;
+mod errors;
+mod harness;
+mod protocol;
+mod restart;
+mod sqllogictest;
+mod transactions;
