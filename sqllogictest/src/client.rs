@@ -222,7 +222,7 @@ impl RunnelDb {
             .lock()
             .ok()
             .and_then(|slot| slot.clone());
-        if let Some(cause) = cause {
+        if let Some(cause) = cause.filter(|cause| *cause != text) {
             text.push_str(" (connection failed: ");
             text.push_str(&cause);
             text.push(')');

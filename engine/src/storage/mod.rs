@@ -176,7 +176,7 @@ impl Store {
                 WriteOp::DeleteCatalog(key) => batch.delete_cf(catalog, key),
                 WriteOp::PutSegment(key, value) => batch.put_cf(data, key, value),
                 WriteOp::ClearTable(table_id) => {
-                    let from = codec::segment_key(table_id, 0);
+                    let from = codec::segment_key(table_id, 0).to_vec();
                     let to = match table_id.checked_add(1) {
                         Some(next) => codec::segment_key(next, 0).to_vec(),
                         None => vec![0xff; 17],

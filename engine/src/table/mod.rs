@@ -8,14 +8,13 @@
 
 mod sink;
 
-use std::any::Any;
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
-use datafusion::common::{Result, not_impl_err};
+use datafusion::common::{Result, SchemaExt, not_impl_err};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::datasource::source::DataSourceExec;
@@ -125,10 +124,6 @@ fn conform(schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch, Storag
 
 #[async_trait]
 impl TableProvider for DurableTable {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn schema(&self) -> SchemaRef {
         self.inner.schema.clone()
     }

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::SessionHandle;
 use super::encode::{copy_data, data_rows, fields};
 use super::error::{canceled, error_info, to_pgwire};
-use crate::session::{Executed, Outcome, Prepared, Session};
+use crate::session::{Executed, Notice, Outcome, Prepared, Session};
 
 /// A statement prepared by Parse: shared between portals.
 pub type PreparedStatement = Arc<PreparedWithTypes>;
@@ -67,16 +67,16 @@ fn session_of<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Session>> 
 }
 
 /// Sends a statement's notices and parameter changes ahead of its result.
-async fn send_side_messages<C>(client: &mut C, executed: &Executed) -> PgWireResult<()>
+async fn send_side_messages<C>(client: &mut C, notices: &[Notice], parameter_status: &[(String, String)]) -> PgWireResult<()>
 where
     C: Sink<PgWireBackendMessage> + Unpin + Send,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
-    for notice in &executed.notices {
+    for notice in notices {
         let info = ErrorInfo::new(notice.severity.to_string(), notice.code.to_string(), notice.message.clone());
         client.feed(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(info))).await?;
     }
-    for (name, value) in &executed.parameter_status {
+    for (name, value) in parameter_status {
         client
             .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name.clone(), value.clone())))
             .await?;
@@ -150,7 +150,7 @@ impl SimpleQueryHandler for QueryHandler {
             .await;
             match result {
                 Ok(executed) => {
-                    send_side_messages(client, &executed).await?;
+                    send_side_messages(client, &executed.notices, &executed.parameter_status).await?;
                     responses.push(respond(executed, &Format::UnifiedText, &session, cancel)?);
                 }
                 Err(error) => {
@@ -268,7 +268,7 @@ fn bind_parameters(portal: &Portal<PreparedStatement>) -> PgWireResult<Option<Pa
     };
     let mut cast = Vec::with_capacity(values.len());
     for (value, expected) in values.into_iter().zip(&inferred) {
-        let value = value.into_inner();
+        let (value, _metadata) = value.into_inner();
         let value = match expected {
             Some(expected) if value.data_type() != *expected => value.cast_to(expected).map_err(|e| {
                 to_pgwire(&SqlError::new(
@@ -311,7 +311,7 @@ impl ExtendedQueryHandler for QueryHandler {
         let prepared = &portal.statement.statement.prepared;
         match cancellable(&cancel, session.execute(prepared, params)).await {
             Ok(executed) => {
-                send_side_messages(client, &executed).await?;
+                send_side_messages(client, &executed.notices, &executed.parameter_status).await?;
                 respond(executed, &portal.result_column_format, &session, cancel)
             }
             Err(error) => {

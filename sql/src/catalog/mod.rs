@@ -11,7 +11,6 @@
 
 pub mod object;
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -327,10 +326,6 @@ fn duplicate(name: &str) -> SqlError {
 
 #[async_trait]
 impl SchemaProvider for Catalog {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn table_names(&self) -> Vec<String> {
         read(&self.objects).keys().cloned().collect()
     }
