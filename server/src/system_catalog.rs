@@ -59,6 +59,9 @@ pub fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlErr
     config.options_mut().sql_parser.collect_spans = true;
     // Text columns as plain Utf8: what Runnel tables store and what clients get as `text`.
     config.options_mut().sql_parser.map_string_types_to_utf8view = false;
+    // `TIMESTAMPTZ` values are instants; they are planned in UTC and shown in the session's
+    // `TimeZone` by the wire layer.
+    config.options_mut().execution.time_zone = Some("+00:00".to_string());
 
     let database = Arc::new(MemoryCatalogProvider::new());
     database

@@ -118,6 +118,8 @@ impl SqlError {
             }
         };
         let (body, position) = split_location(raw, text);
+        // "at end of input" has no location of its own: point just past the statement.
+        let position = position.or_else(|| text.end_position());
         let message = match body.rsplit_once("found: ") {
             Some((_, found)) if found.trim() == "EOF" => "syntax error at end of input".to_string(),
             Some((_, found)) => format!("syntax error at or near \"{}\"", found.trim()),

@@ -162,6 +162,11 @@ impl<'a> TextMap<'a> {
         Some(self.full[..byte].chars().count() + 1)
     }
 
+    /// 1-based character position just past the end of the statement.
+    pub fn end_position(&self) -> Option<usize> {
+        Some(self.full[..self.end].chars().count() + 1)
+    }
+
     /// 1-based character position of the first whole-word, case-insensitive occurrence of
     /// `identifier` in the statement, for errors DataFusion reports without a location.
     pub fn find_identifier(&self, identifier: &str) -> Option<usize> {

@@ -15,7 +15,7 @@ use datafusion::execution::SendableRecordBatchStream;
 use futures::{Stream, StreamExt};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
-use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyTextOptions, DataRowEncoder, FieldInfo};
+use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyTextOptions, DataRowEncoder, FieldFormat, FieldInfo};
 use pgwire::error::PgWireResult;
 use pgwire::messages::copy::CopyData;
 use pgwire::messages::data::DataRow;
@@ -27,6 +27,7 @@ use runnel_sql::SqlError;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{canceled, to_pgwire};
+use super::text;
 use crate::session::{CopyFormat, CopyOptions, Session};
 
 /// The PostgreSQL type of a result column.
@@ -95,6 +96,9 @@ fn encode_row<E: Encoder>(encoder: &mut E, batch: &RecordBatch, row: usize, fiel
                 _ => None,
             };
             encoder.encode_field(&value.map(JsonText), pg_field)?;
+        } else if pg_field.format() == FieldFormat::Text && text::handles(field.data_type()) {
+            let value = text::format(array, row, &pg_field.format_options().time_zone);
+            encoder.encode_field(&value, pg_field)?;
         } else {
             encode_value(encoder, array, row, field, pg_field)?;
         }

@@ -9,6 +9,7 @@ pub mod encode;
 pub mod error;
 pub mod query;
 pub mod startup;
+pub mod text;
 
 use std::sync::Arc;
 

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ParamValues;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use futures::{Sink, SinkExt};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
@@ -233,15 +235,44 @@ fn parameter_data_types(prepared: &Prepared) -> PgWireResult<Vec<Option<DataType
     let Some(plan) = &prepared.plan else {
         return Ok(Vec::new());
     };
-    let types = plan
+    let mut types = plan
         .get_parameter_types()
         .map_err(|e| to_pgwire(&SqlError::from_datafusion(&e, &prepared.parsed.text_map())))?;
+    // `$1::BIGINT`: DataFusion leaves a placeholder under a cast untyped; PostgreSQL types it
+    // by the cast.
+    for (name, data_type) in cast_placeholder_types(plan) {
+        let entry = types.entry(name).or_insert(None);
+        if entry.is_none() {
+            *entry = Some(data_type);
+        }
+    }
     let count = types
         .keys()
         .filter_map(|name| name.trim_start_matches('$').parse::<usize>().ok())
         .max()
         .unwrap_or(0);
     Ok((1..=count).map(|n| types.get(&format!("${n}")).cloned().flatten()).collect())
+}
+
+/// Placeholders that appear directly under a `CAST`, with the cast's type.
+fn cast_placeholder_types(plan: &LogicalPlan) -> Vec<(String, DataType)> {
+    let mut found = Vec::new();
+    let _ = plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                let (inner, data_type) = match e {
+                    Expr::Cast(cast) => (cast.expr.as_ref(), cast.field.data_type()),
+                    Expr::TryCast(cast) => (cast.expr.as_ref(), cast.field.data_type()),
+                    _ => return Ok(TreeNodeRecursion::Continue),
+                };
+                if let Expr::Placeholder(placeholder) = inner {
+                    found.push((placeholder.id.clone(), data_type.clone()));
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    });
+    found
 }
 
 /// Decodes the bound parameters of `portal`, converting each to the type the plan expects.
