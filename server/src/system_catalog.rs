@@ -62,6 +62,8 @@ pub fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlErr
     // `TIMESTAMPTZ` values are instants; they are planned in UTC and shown in the session's
     // `TimeZone` by the wire layer.
     config.options_mut().execution.time_zone = Some("+00:00".to_string());
+    // `1.5` is a numeric literal in PostgreSQL, not a float: keep its exact digits.
+    config.options_mut().sql_parser.parse_float_as_decimal = true;
 
     let database = Arc::new(MemoryCatalogProvider::new());
     database
@@ -79,6 +81,7 @@ pub fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlErr
     setup_pg_catalog(&ctx, DATABASE, Roles)
         .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, format!("pg_catalog setup failed: {e}")))?;
     ctx.register_udf(version_udf());
+    ctx.register_udf(to_regtype_udf());
 
     let state = ctx.state();
     let state = SessionStateBuilder::new_from_existing(state)
@@ -102,5 +105,49 @@ fn version_udf() -> ScalarUDF {
         DataType::Utf8,
         Volatility::Stable,
         Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(text.clone()))))),
+    )
+}
+
+/// Built-in type names (as `to_regtype` and casts accept them) and their OIDs.
+const TYPE_OIDS: &[(&str, i32)] = &[
+    ("bool", 16), ("boolean", 16), ("bytea", 17), ("char", 18), ("name", 19), ("int8", 20),
+    ("bigint", 20), ("int2", 21), ("smallint", 21), ("int4", 23), ("integer", 23), ("int", 23),
+    ("text", 25), ("oid", 26), ("json", 114), ("float4", 700), ("real", 700), ("float8", 701),
+    ("double precision", 701), ("varchar", 1043), ("character varying", 1043), ("bpchar", 1042),
+    ("character", 1042), ("date", 1082), ("time", 1083), ("time without time zone", 1083),
+    ("timestamp", 1114), ("timestamp without time zone", 1114), ("timestamptz", 1184),
+    ("timestamp with time zone", 1184), ("interval", 1186), ("numeric", 1700), ("decimal", 1700),
+    ("uuid", 2950), ("jsonb", 3802), ("regclass", 2205), ("regtype", 2206), ("record", 2249),
+];
+
+/// `to_regtype(name)`: the OID of a built-in type, or NULL (drivers probe for extension types
+/// such as `hstore` with it and expect NULL when absent).
+fn to_regtype_udf() -> ScalarUDF {
+    use datafusion::arrow::array::{Array, AsArray, Int32Builder};
+    create_udf(
+        "to_regtype",
+        vec![DataType::Utf8],
+        DataType::Int32,
+        Volatility::Stable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let lookup = |name: &str| {
+                let name = name.trim().trim_start_matches("pg_catalog.").to_ascii_lowercase();
+                TYPE_OIDS.iter().find(|(n, _)| *n == name).map(|(_, oid)| *oid)
+            };
+            match args.first() {
+                Some(ColumnarValue::Scalar(ScalarValue::Utf8(name))) => {
+                    Ok(ColumnarValue::Scalar(ScalarValue::Int32(name.as_deref().and_then(lookup))))
+                }
+                Some(ColumnarValue::Array(array)) => {
+                    let names = array.as_string::<i32>();
+                    let mut builder = Int32Builder::with_capacity(names.len());
+                    for i in 0..names.len() {
+                        builder.append_option((!names.is_null(i)).then(|| lookup(names.value(i))).flatten());
+                    }
+                    Ok(ColumnarValue::Array(Arc::new(builder.finish())))
+                }
+                _ => Ok(ColumnarValue::Scalar(ScalarValue::Int32(None))),
+            }
+        }),
     )
 }

@@ -16,8 +16,9 @@ use datafusion::logical_expr::{Expr, LogicalPlan};
 use futures::{Sink, SinkExt};
 use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
-use pgwire::api::results::{CopyResponse, FieldInfo, QueryResponse, Response, Tag};
-use pgwire::api::stmt::QueryParser;
+use pgwire::api::results::{CopyResponse, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
+use pgwire::api::stmt::{QueryParser, StoredStatement};
+use pgwire::messages::extendedquery::Bind;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
@@ -278,6 +279,11 @@ fn cast_placeholder_types(plan: &LogicalPlan) -> Vec<(String, DataType)> {
 /// Decodes the bound parameters of `portal`, converting each to the type the plan expects.
 fn bind_parameters(portal: &Portal<PreparedStatement>) -> PgWireResult<Option<ParamValues>> {
     let prepared = &portal.statement.statement.prepared;
+    if prepared.plan.is_none() {
+        // Statements Runnel answers itself take no parameters; executing them reports what is
+        // wrong with them (e.g. an unsupported statement) rather than a parameter mismatch.
+        return Ok(None);
+    }
     let inferred = parameter_data_types(prepared)?;
     if inferred.is_empty() && portal.parameter_len() == 0 {
         return Ok(None);
@@ -293,7 +299,10 @@ fn bind_parameters(portal: &Portal<PreparedStatement>) -> PgWireResult<Option<Pa
         )));
     }
     let hints: Vec<Option<&DataType>> = inferred.iter().map(Option::as_ref).collect();
-    let values = arrow_pg::datatypes::df::deserialize_parameters(portal, &hints)?;
+    let values = match json_as_text(portal) {
+        Some(normalized) => arrow_pg::datatypes::df::deserialize_parameters(&normalized, &hints)?,
+        None => arrow_pg::datatypes::df::deserialize_parameters(portal, &hints)?,
+    };
     let ParamValues::List(values) = values else {
         return Ok(Some(values));
     };
@@ -312,6 +321,50 @@ fn bind_parameters(portal: &Portal<PreparedStatement>) -> PgWireResult<Option<Pa
         cast.push(value.into());
     }
     Ok(Some(ParamValues::List(cast)))
+}
+
+/// JSON parameters are text to Runnel (JSON columns are tagged UTF-8): a copy of `portal` with
+/// `json`/`jsonb` parameters turned into text ones (binary `jsonb` loses its version byte), or
+/// `None` when there are none.
+fn json_as_text(portal: &Portal<PreparedStatement>) -> Option<Portal<PreparedStatement>> {
+    let types = &portal.statement.parameter_types;
+    let is_json = |i: usize| matches!(types.get(i), Some(Some(t)) if *t == Type::JSON || *t == Type::JSONB);
+    if !(0..portal.parameter_len()).any(is_json) {
+        return None;
+    }
+    let mut parameter_types = types.clone();
+    let mut parameters = portal.parameters.clone();
+    let mut formats = Vec::with_capacity(portal.parameter_len());
+    for i in 0..portal.parameter_len() {
+        let binary = portal.parameter_format.format_for(i) == FieldFormat::Binary;
+        if is_json(i) {
+            if binary && matches!(types.get(i), Some(Some(t)) if *t == Type::JSONB) {
+                if let Some(Some(bytes)) = parameters.get_mut(i) {
+                    if bytes.first() == Some(&1) {
+                        *bytes = bytes.slice(1..);
+                    }
+                }
+            }
+            if let Some(slot) = parameter_types.get_mut(i) {
+                *slot = Some(Type::TEXT);
+            }
+            formats.push(0);
+        } else {
+            formats.push(i16::from(binary));
+        }
+    }
+    let statement = Arc::new(StoredStatement::new(
+        portal.statement.id.clone(),
+        portal.statement.statement.clone(),
+        parameter_types,
+    ));
+    let result_formats = match &portal.result_column_format {
+        Format::UnifiedText => Vec::new(),
+        Format::UnifiedBinary => vec![1],
+        Format::Individual(codes) => codes.clone(),
+    };
+    let bind = Bind::new(Some(portal.name.clone()), Some(portal.statement.id.clone()), formats, parameters, result_formats);
+    Portal::try_new(&bind, statement).ok()
 }
 
 #[async_trait]

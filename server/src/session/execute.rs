@@ -220,6 +220,8 @@ impl Session {
     async fn plan_query(&self, parsed: &ParsedStatement, statement: &Statement) -> Result<LogicalPlan, SqlError> {
         let state = self.ctx.state();
         let text = parsed.text_map();
+        let mut statement = statement.clone();
+        crate::session::rewrite::postgres_literals(&mut statement);
         let original = DfStatement::Statement(Box::new(statement.clone()));
         let rewritten = self
             .compat
@@ -227,15 +229,30 @@ impl Session {
             .ok()
             .filter(|statements| statements.len() == 1)
             .and_then(|mut statements| statements.pop());
-        if let Some(rewritten) = rewritten {
-            if let Ok(plan) = state.statement_to_plan(DfStatement::Statement(Box::new(rewritten))).await {
-                return Ok(plan);
+        let Some(rewritten) = rewritten else {
+            return state
+                .statement_to_plan(original)
+                .await
+                .map_err(|e| SqlError::from_datafusion(&e, &text));
+        };
+        let rewritten_error = match state.statement_to_plan(DfStatement::Statement(Box::new(rewritten))).await {
+            Ok(plan) => return Ok(plan),
+            Err(error) => SqlError::from_datafusion(&error, &text),
+        };
+        // The original text keeps source spans: when it fails the same way, its error points
+        // at the right place; otherwise the rewritten statement's error is the real one.
+        match state.statement_to_plan(original).await {
+            Ok(plan) => Ok(plan),
+            Err(error) => {
+                let original_error = SqlError::from_datafusion(&error, &text);
+                if original_error.state == rewritten_error.state {
+                    Err(original_error)
+                } else {
+                    tracing::debug!(%original_error, %rewritten_error, "planning failed");
+                    Err(rewritten_error)
+                }
             }
         }
-        state
-            .statement_to_plan(original)
-            .await
-            .map_err(|e| SqlError::from_datafusion(&e, &text))
     }
 
     async fn run_plan(&self, plan: LogicalPlan, prepared: &Prepared) -> Result<Executed, SqlError> {

@@ -14,6 +14,7 @@
 
 mod copy;
 mod execute;
+mod rewrite;
 pub mod settings;
 
 use std::sync::{Arc, Mutex};
