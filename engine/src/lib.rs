@@ -10,5 +10,5 @@
 pub mod storage;
 pub mod table;
 
-pub use storage::{Store, StoreWrite, StorageError};
+pub use storage::{StorageError, Store, StoreWrite};
 pub use table::DurableTable;

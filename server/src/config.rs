@@ -84,7 +84,10 @@ impl ServerConfig {
         Ok(ServerConfig {
             host: overrides.host.or(from_file.host).unwrap_or(defaults.host),
             port: overrides.port.or(from_file.port).unwrap_or(defaults.port),
-            data_dir: overrides.data_dir.or(from_file.data_dir).unwrap_or(defaults.data_dir),
+            data_dir: overrides
+                .data_dir
+                .or(from_file.data_dir)
+                .unwrap_or(defaults.data_dir),
             log: overrides.log.or(from_file.log).unwrap_or(defaults.log),
         })
     }
@@ -117,7 +120,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("runnel.toml");
         std::fs::write(&path, "prot = 7000\n").expect("write");
-        let error = ServerConfig::load(Some(&path), ConfigOverrides::default()).expect_err("must fail");
+        let error =
+            ServerConfig::load(Some(&path), ConfigOverrides::default()).expect_err("must fail");
         assert!(error.to_string().contains("prot"), "{error}");
     }
 }

@@ -64,7 +64,10 @@ impl Server {
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await
-            .map_err(|source| ServerError::Bind { addr: addr.clone(), source })?;
+            .map_err(|source| ServerError::Bind {
+                addr: addr.clone(),
+                source,
+            })?;
         let local_addr = listener
             .local_addr()
             .map_err(|source| ServerError::Bind { addr, source })?;
@@ -74,7 +77,11 @@ impl Server {
             "Runnel {} listening (PostgreSQL protocol)",
             crate::VERSION
         );
-        Ok(Server { listener, handlers, local_addr })
+        Ok(Server {
+            listener,
+            handlers,
+            local_addr,
+        })
     }
 
     /// The address actually bound (useful with port 0).
@@ -85,8 +92,9 @@ impl Server {
     /// Accepts connections until SIGINT or SIGTERM, then stops accepting and returns. Every
     /// committed change is already durable, so nothing needs flushing.
     pub async fn run_until_shutdown_signal(self) -> Result<(), ServerError> {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .map_err(ServerError::Signal)?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .map_err(ServerError::Signal)?;
         tokio::select! {
             () = self.accept_loop() => Ok(()),
             result = tokio::signal::ctrl_c() => {
@@ -107,7 +115,9 @@ impl Server {
                 Ok((socket, peer)) => {
                     let handlers = self.handlers.clone();
                     tokio::spawn(async move {
-                        if let Err(error) = pgwire::tokio::process_socket(socket, None, handlers).await {
+                        if let Err(error) =
+                            pgwire::tokio::process_socket(socket, None, handlers).await
+                        {
                             tracing::debug!(%peer, %error, "connection ended with an error");
                         }
                     });

@@ -45,12 +45,17 @@ pub fn object_name(name: &ObjectName, text: &TextMap<'_>) -> Result<String, SqlE
         .map(normalize)
         .collect();
     if parts.len() != name.0.len() {
-        return Err(SqlError::new(SqlState::SYNTAX_ERROR, format!("invalid name {name}")));
+        return Err(SqlError::new(
+            SqlState::SYNTAX_ERROR,
+            format!("invalid name {name}"),
+        ));
     }
     let (database, schema, object) = match parts.as_slice() {
         [object] => (None, None, object.clone()),
         [schema, object] => (None, Some(schema.clone()), object.clone()),
-        [database, schema, object] => (Some(database.clone()), Some(schema.clone()), object.clone()),
+        [database, schema, object] => {
+            (Some(database.clone()), Some(schema.clone()), object.clone())
+        }
         _ => {
             return Err(SqlError::new(
                 SqlState::SYNTAX_ERROR,
@@ -99,15 +104,23 @@ pub async fn create_table(
                 rows: None,
             });
         }
-        return Err(SqlError::new(SqlState::DUPLICATE_TABLE, format!("relation \"{name}\" already exists"))
-            .at(text.find_identifier(&name)));
+        return Err(SqlError::new(
+            SqlState::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        )
+        .at(text.find_identifier(&name)));
     }
     let plan = state
-        .statement_to_plan(DfStatement::Statement(Box::new(Statement::CreateTable(create.clone()))))
+        .statement_to_plan(DfStatement::Statement(Box::new(Statement::CreateTable(
+            create.clone(),
+        ))))
         .await
         .map_err(|e| SqlError::from_datafusion(&e, &text))?;
     let LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(planned)) = plan else {
-        return Err(SqlError::new(SqlState::INTERNAL_ERROR, "CREATE TABLE did not plan to a table"));
+        return Err(SqlError::new(
+            SqlState::INTERNAL_ERROR,
+            "CREATE TABLE did not plan to a table",
+        ));
     };
     let schema: SchemaRef = Arc::new(planned.input.schema().as_arrow().clone());
 
@@ -141,7 +154,11 @@ pub async fn create_table(
 
 /// Rejects what a durable table cannot honour yet, naming it, instead of ignoring it.
 fn check_plain_table(create: &CreateTable, text: &TextMap<'_>) -> Result<(), SqlError> {
-    let unsupported = |what: &str| Err(SqlError::unsupported(format!("CREATE TABLE with {what} is not supported")));
+    let unsupported = |what: &str| {
+        Err(SqlError::unsupported(format!(
+            "CREATE TABLE with {what} is not supported"
+        )))
+    };
     if create.temporary {
         return unsupported("TEMPORARY");
     }
@@ -190,10 +207,18 @@ pub fn render_create_table(name: &str, schema: &Schema) -> String {
         .iter()
         .map(|f| {
             let not_null = if f.is_nullable() { "" } else { " NOT NULL" };
-            format!("{} {}{not_null}", quote_ident(f.name()), pg_type_name(f).to_uppercase())
+            format!(
+                "{} {}{not_null}",
+                quote_ident(f.name()),
+                pg_type_name(f).to_uppercase()
+            )
         })
         .collect();
-    format!("CREATE TABLE {} ({})", quote_ident(name), columns.join(", "))
+    format!(
+        "CREATE TABLE {} ({})",
+        quote_ident(name),
+        columns.join(", ")
+    )
 }
 
 fn quote_ident(name: &str) -> String {
@@ -201,7 +226,9 @@ fn quote_ident(name: &str) -> String {
         .chars()
         .next()
         .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if plain {
         name.to_string()
     } else {
@@ -235,7 +262,10 @@ pub async fn create_view(
 }
 
 /// Plans a stored `CREATE VIEW` statement again (after a restart) and returns its query plan.
-pub async fn plan_view_definition(state: &SessionState, definition: &str) -> Result<LogicalPlan, SqlError> {
+pub async fn plan_view_definition(
+    state: &SessionState,
+    definition: &str,
+) -> Result<LogicalPlan, SqlError> {
     let mut statements = crate::parser::parse_statements(definition)?;
     let parsed = statements
         .pop()
@@ -243,14 +273,21 @@ pub async fn plan_view_definition(state: &SessionState, definition: &str) -> Res
     plan_view(state, &parsed.statement, &parsed.text_map()).await
 }
 
-async fn plan_view(state: &SessionState, statement: &Statement, text: &TextMap<'_>) -> Result<LogicalPlan, SqlError> {
+async fn plan_view(
+    state: &SessionState,
+    statement: &Statement,
+    text: &TextMap<'_>,
+) -> Result<LogicalPlan, SqlError> {
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
         .await
         .map_err(|e| SqlError::from_datafusion(&e, text))?;
     match plan {
         LogicalPlan::Ddl(DdlStatement::CreateView(view)) => Ok(view.input.as_ref().clone()),
-        _ => Err(SqlError::new(SqlState::INTERNAL_ERROR, "CREATE VIEW did not plan to a view")),
+        _ => Err(SqlError::new(
+            SqlState::INTERNAL_ERROR,
+            "CREATE VIEW did not plan to a view",
+        )),
     }
 }
 
@@ -259,12 +296,12 @@ async fn plan_view(state: &SessionState, statement: &Statement, text: &TextMap<'
 pub fn referenced_objects(plan: &LogicalPlan, catalog: &Catalog) -> Vec<String> {
     let mut names = Vec::new();
     let _ = plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            if let Some(name) = user_object(&scan.table_name) {
-                if catalog.get(&name).is_some() && !names.contains(&name) {
-                    names.push(name);
-                }
-            }
+        if let LogicalPlan::TableScan(scan) = node
+            && let Some(name) = user_object(&scan.table_name)
+            && catalog.get(&name).is_some()
+            && !names.contains(&name)
+        {
+            names.push(name);
         }
         Ok(TreeNodeRecursion::Continue)
     });
@@ -290,7 +327,11 @@ pub fn drop_objects(
     let kind = match object_type {
         ObjectType::Table => ObjectKind::Table,
         ObjectType::View => ObjectKind::View,
-        other => return Err(SqlError::unsupported(format!("DROP {other} is not supported"))),
+        other => {
+            return Err(SqlError::unsupported(format!(
+                "DROP {other} is not supported"
+            )));
+        }
     };
     let mut outcome = DdlOutcome::default();
     for name in names {
@@ -299,10 +340,14 @@ pub fn drop_objects(
             .drop_object(&name, kind, if_exists, cascade)
             .map_err(|e| e.at(text.find_identifier(&name)))?;
         if dropped.is_empty() {
-            outcome.notices.push(format!("{kind} \"{name}\" does not exist, skipping"));
+            outcome
+                .notices
+                .push(format!("{kind} \"{name}\" does not exist, skipping"));
         }
         for other in dropped.iter().filter(|d| **d != name) {
-            outcome.notices.push(format!("drop cascades to view {other}"));
+            outcome
+                .notices
+                .push(format!("drop cascades to view {other}"));
         }
     }
     Ok(outcome)
@@ -317,7 +362,11 @@ pub fn show_tables(catalog: &Catalog) -> RecordBatch {
 }
 
 /// `SHOW CREATE TABLE|VIEW name`: the statement that creates the object.
-pub fn show_create(catalog: &Catalog, name: &ObjectName, parsed: &ParsedStatement) -> Result<RecordBatch, SqlError> {
+pub fn show_create(
+    catalog: &Catalog,
+    name: &ObjectName,
+    parsed: &ParsedStatement,
+) -> Result<RecordBatch, SqlError> {
     let text = parsed.text_map();
     let name = object_name(name, &text)?;
     let object = lookup(catalog, &name, &text)?;
@@ -329,7 +378,11 @@ pub fn show_create(catalog: &Catalog, name: &ObjectName, parsed: &ParsedStatemen
 }
 
 /// `DESCRIBE name`: one row per column with its PostgreSQL type and nullability.
-pub fn describe(catalog: &Catalog, name: &ObjectName, parsed: &ParsedStatement) -> Result<RecordBatch, SqlError> {
+pub fn describe(
+    catalog: &Catalog,
+    name: &ObjectName,
+    parsed: &ParsedStatement,
+) -> Result<RecordBatch, SqlError> {
     let text = parsed.text_map();
     let name = object_name(name, &text)?;
     let object = lookup(catalog, &name, &text)?;
@@ -340,19 +393,28 @@ pub fn describe(catalog: &Catalog, name: &ObjectName, parsed: &ParsedStatement) 
         columns[1].push(pg_type_name(field));
         columns[2].push(if field.is_nullable() { "YES" } else { "NO" }.to_string());
     }
-    Ok(string_batch(&["column_name", "data_type", "is_nullable"], columns))
+    Ok(string_batch(
+        &["column_name", "data_type", "is_nullable"],
+        columns,
+    ))
 }
 
 fn lookup(catalog: &Catalog, name: &str, text: &TextMap<'_>) -> Result<CatalogObject, SqlError> {
     catalog.get(name).ok_or_else(|| {
-        SqlError::new(SqlState::UNDEFINED_TABLE, format!("relation \"{name}\" does not exist"))
-            .at(text.find_identifier(name))
+        SqlError::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{name}\" does not exist"),
+        )
+        .at(text.find_identifier(name))
     })
 }
 
 /// A batch of non-null text columns.
 fn string_batch(names: &[&str], columns: Vec<Vec<String>>) -> RecordBatch {
-    let fields: Vec<Field> = names.iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect();
+    let fields: Vec<Field> = names
+        .iter()
+        .map(|n| Field::new(*n, DataType::Utf8, false))
+        .collect();
     let arrays: Vec<ArrayRef> = columns
         .into_iter()
         .map(|values| Arc::new(StringArray::from(values)) as ArrayRef)

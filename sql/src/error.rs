@@ -226,15 +226,16 @@ fn classify_arrow(error: &ArrowError) -> SqlError {
 
 /// DataFusion reports most semantic errors as `Plan(String)`; the message tells them apart.
 fn classify_plan(message: &str, text: &TextMap<'_>) -> SqlError {
-    if let Some(name) = quoted_after(message, "table '").or_else(|| quoted_after(message, "Table or CTE with name '")) {
-        if message.contains("not found") {
-            let short = name.rsplit('.').next().unwrap_or(&name).to_string();
-            return SqlError::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("relation \"{short}\" does not exist"),
-            )
-            .at(text.find_identifier(&short));
-        }
+    if let Some(name) = quoted_after(message, "table '")
+        .or_else(|| quoted_after(message, "Table or CTE with name '"))
+        && message.contains("not found")
+    {
+        let short = name.rsplit('.').next().unwrap_or(&name).to_string();
+        return SqlError::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("relation \"{short}\" does not exist"),
+        )
+        .at(text.find_identifier(&short));
     }
     if message.contains("Invalid function") || message.contains("Unknown function") {
         let name = quoted_after(message, "function '").unwrap_or_default();
@@ -256,7 +257,11 @@ fn classify_plan(message: &str, text: &TextMap<'_>) -> SqlError {
         return SqlError::new(SqlState::UNDEFINED_FUNCTION, message.to_string())
             .with_hint("no operator or function matches the given argument types; you might need to add explicit type casts");
     }
-    if message.contains("type") && (message.contains("mismatch") || message.contains("Cannot cast") || message.contains("Cannot infer")) {
+    if message.contains("type")
+        && (message.contains("mismatch")
+            || message.contains("Cannot cast")
+            || message.contains("Cannot infer"))
+    {
         return SqlError::new(SqlState::DATATYPE_MISMATCH, message.to_string());
     }
     if message.contains("GROUP BY") || message.contains("must appear in the GROUP BY") {
@@ -265,7 +270,10 @@ fn classify_plan(message: &str, text: &TextMap<'_>) -> SqlError {
     if message.contains("No value found for placeholder") || message.contains("placeholder") {
         return SqlError::new(SqlState::UNDEFINED_PARAMETER, message.to_string());
     }
-    SqlError::new(SqlState::SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION, message.to_string())
+    SqlError::new(
+        SqlState::SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION,
+        message.to_string(),
+    )
 }
 
 fn classify_execution(message: &str) -> SqlError {

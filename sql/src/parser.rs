@@ -50,8 +50,11 @@ pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>, SqlError> {
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
         .map_err(|e| {
-            SqlError::new(SqlState::SYNTAX_ERROR, format!("syntax error: {}", e.message))
-                .at(whole.position(e.location.line, e.location.column))
+            SqlError::new(
+                SqlState::SYNTAX_ERROR,
+                format!("syntax error: {}", e.message),
+            )
+            .at(whole.position(e.location.line, e.location.column))
         })?;
 
     let mut ranges = Vec::new();

@@ -115,7 +115,10 @@ mod tests {
         let name = |t: DataType| pg_type_name(&Field::new("c", t, true));
         assert_eq!(name(DataType::Int32), "integer");
         assert_eq!(name(DataType::Float64), "double precision");
-        assert_eq!(name(DataType::Timestamp(TimeUnit::Nanosecond, None)), "timestamp without time zone");
+        assert_eq!(
+            name(DataType::Timestamp(TimeUnit::Nanosecond, None)),
+            "timestamp without time zone"
+        );
         assert_eq!(name(DataType::Decimal128(10, 2)), "numeric(10,2)");
         let list = DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)));
         assert_eq!(name(list), "text[]");
@@ -125,9 +128,20 @@ mod tests {
     #[test]
     fn json_types_plan_to_tagged_text() {
         let planner = RunnelTypePlanner::new(None);
-        let field = planner.plan_type_field(&SqlType::JSONB).expect("plans").expect("known");
+        let field = planner
+            .plan_type_field(&SqlType::JSONB)
+            .expect("plans")
+            .expect("known");
         assert_eq!(field.data_type(), &DataType::Utf8);
-        assert_eq!(field.metadata().get(PG_TYPE_KEY).map(String::as_str), Some("jsonb"));
-        assert!(planner.plan_type_field(&SqlType::Regclass).expect("plans").is_none());
+        assert_eq!(
+            field.metadata().get(PG_TYPE_KEY).map(String::as_str),
+            Some("jsonb")
+        );
+        assert!(
+            planner
+                .plan_type_field(&SqlType::Regclass)
+                .expect("plans")
+                .is_none()
+        );
     }
 }

@@ -12,10 +12,15 @@ fn run(program: &str, args: &[&str], port: u16) {
         .env("RUNNEL_PORT", port.to_string())
         .env("RUNNEL_HOST", "127.0.0.1")
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program} (install it with the README's set-up command): {e}"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program} (install it with the README's set-up command): {e}")
+        });
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{program} {args:?} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -27,5 +32,16 @@ async fn psql_smoke_test() {
 #[tokio::test]
 async fn python_clients() {
     let server = TestServer::start().await;
-    run("python3", &["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/python"], server.port);
+    run(
+        "python3",
+        &[
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/python",
+        ],
+        server.port,
+    );
 }

@@ -25,7 +25,12 @@ impl TestServer {
     pub async fn start() -> TestServer {
         let temp = tempfile::tempdir().expect("tempdir");
         let data_dir = temp.path().join("data");
-        let mut server = TestServer { child: None, port: 0, data_dir, _temp: Some(temp) };
+        let mut server = TestServer {
+            child: None,
+            port: 0,
+            data_dir,
+            _temp: Some(temp),
+        };
         server.spawn().await;
         server
     }
@@ -50,15 +55,21 @@ impl TestServer {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
                 return;
             }
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(status)) = child.try_wait() {
-                    panic!("runnel exited during startup: {status}");
-                }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                panic!("runnel exited during startup: {status}");
             }
-            assert!(Instant::now() < deadline, "runnel did not start listening within 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "runnel did not start listening within 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -66,7 +77,10 @@ impl TestServer {
     /// Stops the server with SIGTERM and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -104,8 +118,15 @@ impl TestServer {
         self.connect_as("runnel", "runnel").await.expect("connect")
     }
 
-    pub async fn connect_as(&self, user: &str, database: &str) -> Result<Client, tokio_postgres::Error> {
-        let config = format!("host=127.0.0.1 port={} user={user} dbname={database}", self.port);
+    pub async fn connect_as(
+        &self,
+        user: &str,
+        database: &str,
+    ) -> Result<Client, tokio_postgres::Error> {
+        let config = format!(
+            "host=127.0.0.1 port={} user={user} dbname={database}",
+            self.port
+        );
         let (client, connection) = tokio_postgres::connect(&config, NoTls).await?;
         tokio::spawn(async move {
             let _ = connection.await;
@@ -122,13 +143,18 @@ impl Drop for TestServer {
 
 /// The rows of a simple-protocol query as text (None for NULL).
 pub async fn simple_rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>> {
-    let messages = client.simple_query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let messages = client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"));
     messages
         .into_iter()
         .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(row) => {
-                Some((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect())
-            }
+            tokio_postgres::SimpleQueryMessage::Row(row) => Some(
+                (0..row.len())
+                    .map(|i| row.get(i).map(str::to_string))
+                    .collect(),
+            ),
             _ => None,
         })
         .collect()
@@ -136,10 +162,15 @@ pub async fn simple_rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>>
 
 /// The server-side error of a failed statement.
 pub fn db_error(error: &tokio_postgres::Error) -> &tokio_postgres::error::DbError {
-    error.as_db_error().unwrap_or_else(|| panic!("expected a server error, got {error}"))
+    error
+        .as_db_error()
+        .unwrap_or_else(|| panic!("expected a server error, got {error}"))
 }
 
 /// The workspace root (for scripts and fixture folders).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }

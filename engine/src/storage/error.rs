@@ -12,7 +12,9 @@ pub enum StorageError {
         path: PathBuf,
     },
     /// The data directory was written by an incompatible version of Runnel.
-    #[error("the data directory uses storage layout version {found}; this Runnel reads version {expected}")]
+    #[error(
+        "the data directory uses storage layout version {found}; this Runnel reads version {expected}"
+    )]
     UnknownLayout {
         /// Layout version found on disk.
         found: u64,

@@ -16,18 +16,24 @@ mod error;
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::record_batch::RecordBatch;
-use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
+use rocksdb::{
+    ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch, WriteOptions,
+};
 
 pub use error::StorageError;
 
 /// Encodes an Arrow schema in the store's format (an Arrow IPC schema message), for catalog
 /// entries that must describe data independently of SQL re-planning.
-pub fn encode_schema(schema: &datafusion::arrow::datatypes::Schema) -> Result<Vec<u8>, StorageError> {
+pub fn encode_schema(
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> Result<Vec<u8>, StorageError> {
     codec::encode_schema(schema)
 }
 
 /// Decodes a schema written by [`encode_schema`].
-pub fn decode_schema(bytes: &[u8]) -> Result<datafusion::arrow::datatypes::SchemaRef, StorageError> {
+pub fn decode_schema(
+    bytes: &[u8],
+) -> Result<datafusion::arrow::datatypes::SchemaRef, StorageError> {
     codec::decode_schema(bytes)
 }
 
@@ -153,7 +159,9 @@ impl Store {
         for item in iter {
             let (key, value) = item?;
             let Some((id, seq)) = codec::decode_segment_key(&key) else {
-                return Err(StorageError::Corrupt("table segment key has a bad length".into()));
+                return Err(StorageError::Corrupt(
+                    "table segment key has a bad length".into(),
+                ));
             };
             if id != table_id {
                 break;
@@ -219,8 +227,10 @@ impl StoreWrite {
 
     /// Sets a counter or other integer in the catalog's metadata.
     pub fn put_meta_u64(&mut self, key: &str, value: u64) {
-        self.ops
-            .push(WriteOp::PutCatalog(meta_key(key), value.to_be_bytes().to_vec()));
+        self.ops.push(WriteOp::PutCatalog(
+            meta_key(key),
+            value.to_be_bytes().to_vec(),
+        ));
     }
 
     /// Appends `batches` to table `table_id` as segment `seq` (one IPC stream).
@@ -231,8 +241,10 @@ impl StoreWrite {
         batches: &[RecordBatch],
     ) -> Result<(), StorageError> {
         let value = codec::encode_batches(batches)?;
-        self.ops
-            .push(WriteOp::PutSegment(codec::segment_key(table_id, seq), value));
+        self.ops.push(WriteOp::PutSegment(
+            codec::segment_key(table_id, seq),
+            value,
+        ));
         Ok(())
     }
 

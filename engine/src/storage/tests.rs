@@ -29,15 +29,24 @@ fn segments_and_catalog_survive_reopen() {
         let mut write = StoreWrite::default();
         write.put_catalog_object("t", b"table t".to_vec());
         write.put_meta_u64("next_object_id", 7);
-        write.append_segment(1, 0, &[batch(&[1, 2], &["a", "b"])]).expect("encode");
-        write.append_segment(2, 0, &[batch(&[9], &["other"])]).expect("encode");
+        write
+            .append_segment(1, 0, &[batch(&[1, 2], &["a", "b"])])
+            .expect("encode");
+        write
+            .append_segment(2, 0, &[batch(&[9], &["other"])])
+            .expect("encode");
         store.commit(write).expect("commit");
         let mut write = StoreWrite::default();
-        write.append_segment(1, 1, &[batch(&[3], &["c"])]).expect("encode");
+        write
+            .append_segment(1, 1, &[batch(&[3], &["c"])])
+            .expect("encode");
         store.commit(write).expect("commit");
     }
     let store = Store::open(dir.path()).expect("reopen");
-    assert_eq!(store.catalog_objects().expect("objects"), vec![("t".to_string(), b"table t".to_vec())]);
+    assert_eq!(
+        store.catalog_objects().expect("objects"),
+        vec![("t".to_string(), b"table t".to_vec())]
+    );
     assert_eq!(store.meta_u64("next_object_id").expect("meta"), Some(7));
     let (batches, next_seq) = store.table_segments(1).expect("segments");
     assert_eq!(next_seq, 2);
@@ -53,8 +62,12 @@ fn clear_table_removes_only_that_table() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(dir.path()).expect("open");
     let mut write = StoreWrite::default();
-    write.append_segment(1, 0, &[batch(&[1], &["a"])]).expect("encode");
-    write.append_segment(2, 0, &[batch(&[2], &["b"])]).expect("encode");
+    write
+        .append_segment(1, 0, &[batch(&[1], &["a"])])
+        .expect("encode");
+    write
+        .append_segment(2, 0, &[batch(&[2], &["b"])])
+        .expect("encode");
     store.commit(write).expect("commit");
     let mut write = StoreWrite::default();
     write.clear_table(1);

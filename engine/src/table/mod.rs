@@ -119,7 +119,10 @@ fn conform(schema: &SchemaRef, batch: RecordBatch) -> Result<RecordBatch, Storag
     if batch.schema() == *schema {
         return Ok(batch);
     }
-    Ok(RecordBatch::try_new(schema.clone(), batch.columns().to_vec())?)
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        batch.columns().to_vec(),
+    )?)
 }
 
 #[async_trait]
@@ -155,7 +158,9 @@ impl TableProvider for DurableTable {
         insert_op: InsertOp,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if insert_op != InsertOp::Append {
-            return not_impl_err!("{insert_op} is not supported on Runnel tables yet; use INSERT INTO");
+            return not_impl_err!(
+                "{insert_op} is not supported on Runnel tables yet; use INSERT INTO"
+            );
         }
         self.inner
             .schema

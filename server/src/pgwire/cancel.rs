@@ -20,15 +20,25 @@ pub struct SessionRegistry {
 
 impl SessionRegistry {
     /// Registers `session` under `pid`/`key`; the entry goes away when the guard is dropped.
-    pub fn register(self: &Arc<Self>, pid: i32, key: &SecretKey, session: &Arc<Session>) -> RegistrationGuard {
+    pub fn register(
+        self: &Arc<Self>,
+        pid: i32,
+        key: &SecretKey,
+        session: &Arc<Session>,
+    ) -> RegistrationGuard {
         lock(&self.sessions).insert(pid, (key.to_bytes(), Arc::downgrade(session)));
-        RegistrationGuard { pid, registry: Arc::downgrade(self) }
+        RegistrationGuard {
+            pid,
+            registry: Arc::downgrade(self),
+        }
     }
 
     fn find(&self, pid: i32, key: &SecretKey) -> Option<Arc<Session>> {
         let sessions = lock(&self.sessions);
         let (stored_key, session) = sessions.get(&pid)?;
-        (*stored_key == key.to_bytes()).then(|| session.upgrade()).flatten()
+        (*stored_key == key.to_bytes())
+            .then(|| session.upgrade())
+            .flatten()
     }
 }
 
@@ -66,7 +76,10 @@ impl CancelHandler for Cancel {
                 tracing::info!(pid = request.pid, "cancel request");
                 session.cancel_running_statement();
             }
-            None => tracing::debug!(pid = request.pid, "cancel request for an unknown session ignored"),
+            None => tracing::debug!(
+                pid = request.pid,
+                "cancel request for an unknown session ignored"
+            ),
         }
     }
 }

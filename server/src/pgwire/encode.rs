@@ -15,15 +15,17 @@ use datafusion::execution::SendableRecordBatchStream;
 use futures::{Stream, StreamExt};
 use pgwire::api::Type;
 use pgwire::api::portal::Format;
-use pgwire::api::results::{CopyCsvOptions, CopyEncoder, CopyTextOptions, DataRowEncoder, FieldFormat, FieldInfo};
+use pgwire::api::results::{
+    CopyCsvOptions, CopyEncoder, CopyTextOptions, DataRowEncoder, FieldFormat, FieldInfo,
+};
 use pgwire::error::PgWireResult;
 use pgwire::messages::copy::CopyData;
 use pgwire::messages::data::DataRow;
 use pgwire::types::ToSqlText;
 use pgwire::types::format::FormatOptions;
 use postgres_types::{IsNull, ToSql, to_sql_checked};
-use runnel_sql::types::PG_TYPE_KEY;
 use runnel_sql::SqlError;
+use runnel_sql::types::PG_TYPE_KEY;
 use tokio_util::sync::CancellationToken;
 
 use super::error::{canceled, to_pgwire};
@@ -40,13 +42,23 @@ pub fn pg_type(field: &FieldRef) -> PgWireResult<Type> {
 }
 
 /// Row description of `schema` in `format`.
-pub fn fields(schema: &Schema, format: &Format, options: Option<Arc<FormatOptions>>) -> PgWireResult<Vec<FieldInfo>> {
+pub fn fields(
+    schema: &Schema,
+    format: &Format,
+    options: Option<Arc<FormatOptions>>,
+) -> PgWireResult<Vec<FieldInfo>> {
     schema
         .fields()
         .iter()
         .enumerate()
         .map(|(index, field)| {
-            let mut info = FieldInfo::new(field.name().clone(), None, None, pg_type(field)?, format.format_for(index));
+            let mut info = FieldInfo::new(
+                field.name().clone(),
+                None,
+                None,
+                pg_type(field)?,
+                format.format_for(index),
+            );
             if let Some(options) = &options {
                 info = info.with_format_options(options.clone());
             }
@@ -60,7 +72,11 @@ pub fn fields(schema: &Schema, format: &Format, options: Option<Arc<FormatOption
 struct JsonText<'a>(&'a str);
 
 impl ToSql for JsonText<'_> {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         if *ty == Type::JSONB {
             out.put_u8(1);
         }
@@ -76,23 +92,39 @@ impl ToSql for JsonText<'_> {
 }
 
 impl ToSqlText for JsonText<'_> {
-    fn to_sql_text(&self, _ty: &Type, out: &mut BytesMut, _options: &FormatOptions) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql_text(
+        &self,
+        _ty: &Type,
+        out: &mut BytesMut,
+        _options: &FormatOptions,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         out.put_slice(self.0.as_bytes());
         Ok(IsNull::No)
     }
 }
 
 /// Encodes row `row` of `batch` into `encoder`.
-fn encode_row<E: Encoder>(encoder: &mut E, batch: &RecordBatch, row: usize, fields: &[FieldInfo]) -> PgWireResult<()> {
+fn encode_row<E: Encoder>(
+    encoder: &mut E,
+    batch: &RecordBatch,
+    row: usize,
+    fields: &[FieldInfo],
+) -> PgWireResult<()> {
     let schema = batch.schema();
     for (column, pg_field) in fields.iter().enumerate() {
         let array = batch.column(column);
         let field = schema.field(column);
         if matches!(*pg_field.datatype(), Type::JSON | Type::JSONB) {
             let value = match field.data_type() {
-                DataType::Utf8 => (!array.is_null(row)).then(|| array.as_string::<i32>().value(row)),
-                DataType::LargeUtf8 => (!array.is_null(row)).then(|| array.as_string::<i64>().value(row)),
-                DataType::Utf8View => (!array.is_null(row)).then(|| array.as_string_view().value(row)),
+                DataType::Utf8 => {
+                    (!array.is_null(row)).then(|| array.as_string::<i32>().value(row))
+                }
+                DataType::LargeUtf8 => {
+                    (!array.is_null(row)).then(|| array.as_string::<i64>().value(row))
+                }
+                DataType::Utf8View => {
+                    (!array.is_null(row)).then(|| array.as_string_view().value(row))
+                }
                 _ => None,
             };
             encoder.encode_field(&value.map(JsonText), pg_field)?;
@@ -171,15 +203,30 @@ pub fn copy_data(
     format_options: Arc<FormatOptions>,
     cancel: CancellationToken,
     session: Arc<Session>,
-) -> PgWireResult<(i8, usize, impl Stream<Item = PgWireResult<CopyData>> + Send + 'static)> {
+) -> PgWireResult<(
+    i8,
+    usize,
+    impl Stream<Item = PgWireResult<CopyData>> + Send + 'static,
+)> {
     let binary = options.format == CopyFormat::Binary;
-    let wire_format = if binary { Format::UnifiedBinary } else { Format::UnifiedText };
+    let wire_format = if binary {
+        Format::UnifiedBinary
+    } else {
+        Format::UnifiedText
+    };
     let fields = Arc::new(fields(schema, &wire_format, Some(format_options))?);
     let columns = fields.len();
     let mut header = Vec::new();
     if options.header {
-        let names: Vec<String> = schema.fields().iter().map(|f| csv_quote(f.name(), options)).collect();
-        header.push(Ok(CopyData::new(Bytes::from(format!("{}\n", names.join(&options.delimiter))))));
+        let names: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| csv_quote(f.name(), options))
+            .collect();
+        header.push(Ok(CopyData::new(Bytes::from(format!(
+            "{}\n",
+            names.join(&options.delimiter)
+        )))));
     }
     let make_encoder = {
         let options = options.clone();
@@ -198,7 +245,10 @@ pub fn copy_data(
             ),
             CopyFormat::Text => CopyEncoder::new_text(
                 fields.clone(),
-                CopyTextOptions { delimiter: options.delimiter.as_str().into(), null_string: options.null.as_str().into() },
+                CopyTextOptions {
+                    delimiter: options.delimiter.as_str().into(),
+                    null_string: options.null.as_str().into(),
+                },
             ),
         }
     };
@@ -224,7 +274,9 @@ pub fn copy_data(
         })
         .flat_map(futures::stream::iter);
     let trailer = binary.then(CopyEncoder::finish_copy_binary).map(Ok);
-    let stream = futures::stream::iter(header).chain(rows).chain(futures::stream::iter(trailer));
+    let stream = futures::stream::iter(header)
+        .chain(rows)
+        .chain(futures::stream::iter(trailer));
     Ok((if binary { 1 } else { 0 }, columns, stream))
 }
 
@@ -234,7 +286,10 @@ fn csv_quote(value: &str, options: &CopyOptions) -> String {
         || value.contains('\n')
         || value.contains('\r');
     if needs {
-        let escaped = value.replace(options.quote.as_str(), &format!("{}{}", options.escape, options.quote));
+        let escaped = value.replace(
+            options.quote.as_str(),
+            &format!("{}{}", options.escape, options.quote),
+        );
         format!("{}{escaped}{}", options.quote, options.quote)
     } else {
         value.to_string()

@@ -37,11 +37,20 @@ pub struct HandlerFactory {
 
 impl HandlerFactory {
     /// Handlers over the server's template session state and catalog.
-    pub fn new(template: SessionState, catalog: Arc<Catalog>, compat: Arc<PostgresCompatibilityParser>) -> Self {
+    pub fn new(
+        template: SessionState,
+        catalog: Arc<Catalog>,
+        compat: Arc<PostgresCompatibilityParser>,
+    ) -> Self {
         let registry = Arc::new(cancel::SessionRegistry::default());
         HandlerFactory {
             query: Arc::new(query::QueryHandler::new()),
-            startup: Arc::new(startup::Startup::new(template, catalog, compat, registry.clone())),
+            startup: Arc::new(startup::Startup::new(
+                template,
+                catalog,
+                compat,
+                registry.clone(),
+            )),
             cancel: Arc::new(cancel::Cancel::new(registry)),
         }
     }

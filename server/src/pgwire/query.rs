@@ -18,11 +18,11 @@ use pgwire::api::portal::{Format, Portal};
 use pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
 use pgwire::api::results::{CopyResponse, FieldFormat, FieldInfo, QueryResponse, Response, Tag};
 use pgwire::api::stmt::{QueryParser, StoredStatement};
-use pgwire::messages::extendedquery::Bind;
 use pgwire::api::store::PortalStore;
 use pgwire::api::{ClientInfo, ClientPortalStore, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
+use pgwire::messages::extendedquery::Bind;
 use pgwire::messages::response::NoticeResponse;
 use pgwire::messages::startup::ParameterStatus;
 use runnel_sql::{SqlError, SqlState, parse_statements};
@@ -51,7 +51,9 @@ pub struct QueryHandler {
 impl QueryHandler {
     /// A new handler.
     pub fn new() -> Self {
-        QueryHandler { parser: Arc::new(Parser) }
+        QueryHandler {
+            parser: Arc::new(Parser),
+        }
     }
 }
 
@@ -66,32 +68,61 @@ fn session_of<C: ClientInfo + ?Sized>(client: &C) -> PgWireResult<Arc<Session>> 
         .session_extensions()
         .get::<SessionHandle>()
         .map(|handle| handle.0.clone())
-        .ok_or_else(|| to_pgwire(&SqlError::new(SqlState::INTERNAL_ERROR, "connection has no session")))
+        .ok_or_else(|| {
+            to_pgwire(&SqlError::new(
+                SqlState::INTERNAL_ERROR,
+                "connection has no session",
+            ))
+        })
 }
 
 /// Sends a statement's notices and parameter changes ahead of its result.
-async fn send_side_messages<C>(client: &mut C, notices: &[Notice], parameter_status: &[(String, String)]) -> PgWireResult<()>
+async fn send_side_messages<C>(
+    client: &mut C,
+    notices: &[Notice],
+    parameter_status: &[(String, String)],
+) -> PgWireResult<()>
 where
     C: Sink<PgWireBackendMessage> + Unpin + Send,
     PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
 {
     for notice in notices {
-        let info = ErrorInfo::new(notice.severity.to_string(), notice.code.to_string(), notice.message.clone());
-        client.feed(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(info))).await?;
+        let info = ErrorInfo::new(
+            notice.severity.to_string(),
+            notice.code.to_string(),
+            notice.message.clone(),
+        );
+        client
+            .feed(PgWireBackendMessage::NoticeResponse(NoticeResponse::from(
+                info,
+            )))
+            .await?;
     }
     for (name, value) in parameter_status {
         client
-            .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(name.clone(), value.clone())))
+            .feed(PgWireBackendMessage::ParameterStatus(ParameterStatus::new(
+                name.clone(),
+                value.clone(),
+            )))
             .await?;
     }
     Ok(())
 }
 
 /// Turns a statement's outcome into a `pgwire` response in `format`.
-fn respond(executed: Executed, format: &Format, session: &Arc<Session>, cancel: CancellationToken) -> PgWireResult<Response> {
+fn respond(
+    executed: Executed,
+    format: &Format,
+    session: &Arc<Session>,
+    cancel: CancellationToken,
+) -> PgWireResult<Response> {
     let format_options = Arc::new(session.settings().format_options());
     Ok(match executed.outcome {
-        Outcome::Rows { schema, stream, command } => {
+        Outcome::Rows {
+            schema,
+            stream,
+            command,
+        } => {
             let fields = Arc::new(fields(&schema, format, Some(format_options))?);
             let rows = data_rows(fields.clone(), stream, cancel, session.clone());
             let mut response = QueryResponse::new(fields, rows);
@@ -110,15 +141,29 @@ fn respond(executed: Executed, format: &Format, session: &Arc<Session>, cancel: 
         }
         Outcome::TransactionStart => Response::TransactionStart(Tag::new("BEGIN")),
         Outcome::TransactionEnd(tag) => Response::TransactionEnd(Tag::new(tag)),
-        Outcome::CopyOut { schema, stream, options } => {
-            let (wire_format, columns, data) = copy_data(&schema, stream, &options, format_options, cancel, session.clone())?;
+        Outcome::CopyOut {
+            schema,
+            stream,
+            options,
+        } => {
+            let (wire_format, columns, data) = copy_data(
+                &schema,
+                stream,
+                &options,
+                format_options,
+                cancel,
+                session.clone(),
+            )?;
             Response::CopyOut(CopyResponse::new(wire_format, columns, data))
         }
     })
 }
 
 /// Runs `work` unless the statement is cancelled first.
-async fn cancellable<T>(cancel: &CancellationToken, work: impl Future<Output = Result<T, SqlError>>) -> Result<T, SqlError> {
+async fn cancellable<T>(
+    cancel: &CancellationToken,
+    work: impl Future<Output = Result<T, SqlError>>,
+) -> Result<T, SqlError> {
     tokio::select! {
         biased;
         () = cancel.cancelled() => Err(canceled()),
@@ -153,7 +198,8 @@ impl SimpleQueryHandler for QueryHandler {
             .await;
             match result {
                 Ok(executed) => {
-                    send_side_messages(client, &executed.notices, &executed.parameter_status).await?;
+                    send_side_messages(client, &executed.notices, &executed.parameter_status)
+                        .await?;
                     responses.push(respond(executed, &Format::UnifiedText, &session, cancel)?);
                 }
                 Err(error) => {
@@ -175,7 +221,12 @@ pub struct Parser;
 impl QueryParser for Parser {
     type Statement = PreparedStatement;
 
-    async fn parse_sql<C>(&self, client: &C, sql: &str, types: &[Option<Type>]) -> PgWireResult<Option<Self::Statement>>
+    async fn parse_sql<C>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Option<Type>],
+    ) -> PgWireResult<Option<Self::Statement>>
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
@@ -196,7 +247,10 @@ impl QueryParser for Parser {
         .await;
         match result {
             Ok(prepared) => Ok(prepared.map(|prepared| {
-                Arc::new(PreparedWithTypes { prepared, client_types: types.to_vec() })
+                Arc::new(PreparedWithTypes {
+                    prepared,
+                    client_types: types.to_vec(),
+                })
             })),
             Err(error) => {
                 session.on_error();
@@ -217,13 +271,21 @@ impl QueryParser for Parser {
                     .cloned()
                     .flatten()
                     .filter(|t| *t != Type::UNKNOWN)
-                    .or_else(|| data_type.as_ref().and_then(|t| arrow_pg::datatypes::into_pg_type(t).ok()))
+                    .or_else(|| {
+                        data_type
+                            .as_ref()
+                            .and_then(|t| arrow_pg::datatypes::into_pg_type(t).ok())
+                    })
                     .unwrap_or(Type::TEXT)
             })
             .collect())
     }
 
-    fn get_result_schema(&self, statement: &Self::Statement, format: Option<&Format>) -> PgWireResult<Vec<FieldInfo>> {
+    fn get_result_schema(
+        &self,
+        statement: &Self::Statement,
+        format: Option<&Format>,
+    ) -> PgWireResult<Vec<FieldInfo>> {
         match &statement.prepared.result_schema {
             Some(schema) => fields(schema, format.unwrap_or(&Format::UnifiedText), None),
             None => Ok(Vec::new()),
@@ -252,7 +314,9 @@ fn parameter_data_types(prepared: &Prepared) -> PgWireResult<Vec<Option<DataType
         .filter_map(|name| name.trim_start_matches('$').parse::<usize>().ok())
         .max()
         .unwrap_or(0);
-    Ok((1..=count).map(|n| types.get(&format!("${n}")).cloned().flatten()).collect())
+    Ok((1..=count)
+        .map(|n| types.get(&format!("${n}")).cloned().flatten())
+        .collect())
 }
 
 /// Placeholders that appear directly under a `CAST`, with the cast's type.
@@ -310,12 +374,17 @@ fn bind_parameters(portal: &Portal<PreparedStatement>) -> PgWireResult<Option<Pa
     for (value, expected) in values.into_iter().zip(&inferred) {
         let (value, _metadata) = value.into_inner();
         let value = match expected {
-            Some(expected) if value.data_type() != *expected => value.cast_to(expected).map_err(|e| {
-                to_pgwire(&SqlError::new(
-                    SqlState::INVALID_TEXT_REPRESENTATION,
-                    format!("parameter cannot be converted to {expected}: {}", e.strip_backtrace()),
-                ))
-            })?,
+            Some(expected) if value.data_type() != *expected => {
+                value.cast_to(expected).map_err(|e| {
+                    to_pgwire(&SqlError::new(
+                        SqlState::INVALID_TEXT_REPRESENTATION,
+                        format!(
+                            "parameter cannot be converted to {expected}: {}",
+                            e.strip_backtrace()
+                        ),
+                    ))
+                })?
+            }
             _ => value,
         };
         cast.push(value.into());
@@ -328,7 +397,8 @@ fn bind_parameters(portal: &Portal<PreparedStatement>) -> PgWireResult<Option<Pa
 /// `None` when there are none.
 fn json_as_text(portal: &Portal<PreparedStatement>) -> Option<Portal<PreparedStatement>> {
     let types = &portal.statement.parameter_types;
-    let is_json = |i: usize| matches!(types.get(i), Some(Some(t)) if *t == Type::JSON || *t == Type::JSONB);
+    let is_json =
+        |i: usize| matches!(types.get(i), Some(Some(t)) if *t == Type::JSON || *t == Type::JSONB);
     if !(0..portal.parameter_len()).any(is_json) {
         return None;
     }
@@ -338,12 +408,12 @@ fn json_as_text(portal: &Portal<PreparedStatement>) -> Option<Portal<PreparedSta
     for i in 0..portal.parameter_len() {
         let binary = portal.parameter_format.format_for(i) == FieldFormat::Binary;
         if is_json(i) {
-            if binary && matches!(types.get(i), Some(Some(t)) if *t == Type::JSONB) {
-                if let Some(Some(bytes)) = parameters.get_mut(i) {
-                    if bytes.first() == Some(&1) {
-                        *bytes = bytes.slice(1..);
-                    }
-                }
+            if binary
+                && matches!(types.get(i), Some(Some(t)) if *t == Type::JSONB)
+                && let Some(Some(bytes)) = parameters.get_mut(i)
+                && bytes.first() == Some(&1)
+            {
+                *bytes = bytes.slice(1..);
             }
             if let Some(slot) = parameter_types.get_mut(i) {
                 *slot = Some(Type::TEXT);
@@ -363,7 +433,13 @@ fn json_as_text(portal: &Portal<PreparedStatement>) -> Option<Portal<PreparedSta
         Format::UnifiedBinary => vec![1],
         Format::Individual(codes) => codes.clone(),
     };
-    let bind = Bind::new(Some(portal.name.clone()), Some(portal.statement.id.clone()), formats, parameters, result_formats);
+    let bind = Bind::new(
+        Some(portal.name.clone()),
+        Some(portal.statement.id.clone()),
+        formats,
+        parameters,
+        result_formats,
+    );
     Portal::try_new(&bind, statement).ok()
 }
 
@@ -376,7 +452,12 @@ impl ExtendedQueryHandler for QueryHandler {
         self.parser.clone()
     }
 
-    async fn do_query<C>(&self, client: &mut C, portal: &Portal<Self::Statement>, _max_rows: usize) -> PgWireResult<Response>
+    async fn do_query<C>(
+        &self,
+        client: &mut C,
+        portal: &Portal<Self::Statement>,
+        _max_rows: usize,
+    ) -> PgWireResult<Response>
     where
         C: ClientInfo + ClientPortalStore + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::PortalStore: PortalStore<Statement = Self::Statement>,

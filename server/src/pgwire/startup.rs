@@ -13,7 +13,10 @@ use pgwire::api::auth::{
     ServerParameterProvider, StartupHandler, finish_authentication, protocol_negotiation,
     save_startup_parameters_to_metadata,
 };
-use pgwire::api::{ClientInfo, METADATA_DATABASE, METADATA_USER, PidSecretKeyGenerator, RandomPidSecretKeyGenerator};
+use pgwire::api::{
+    ClientInfo, METADATA_DATABASE, METADATA_USER, PidSecretKeyGenerator,
+    RandomPidSecretKeyGenerator,
+};
 use pgwire::error::{PgWireError, PgWireResult};
 use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use runnel_sql::{Catalog, DATABASE};
@@ -44,7 +47,13 @@ impl Startup {
         compat: Arc<PostgresCompatibilityParser>,
         registry: Arc<SessionRegistry>,
     ) -> Self {
-        Startup { template, catalog, compat, registry, pids: RandomPidSecretKeyGenerator::default() }
+        Startup {
+            template,
+            catalog,
+            compat,
+            registry,
+            pids: RandomPidSecretKeyGenerator::default(),
+        }
     }
 }
 
@@ -79,7 +88,11 @@ const REPORTED: &[&str] = &[
 
 #[async_trait]
 impl StartupHandler for Startup {
-    async fn on_startup<C>(&self, client: &mut C, message: PgWireFrontendMessage) -> PgWireResult<()>
+    async fn on_startup<C>(
+        &self,
+        client: &mut C,
+        message: PgWireFrontendMessage,
+    ) -> PgWireResult<()>
     where
         C: ClientInfo + Sink<PgWireBackendMessage> + Unpin + Send + Sync,
         C::Error: Debug,
@@ -101,13 +114,28 @@ impl StartupHandler for Startup {
                 ),
             ));
         }
-        let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_else(|| DEFAULT_USER.to_string());
-        let database = client.metadata().get(METADATA_DATABASE).cloned().unwrap_or_else(|| user.clone());
+        let user = client
+            .metadata()
+            .get(METADATA_USER)
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_USER.to_string());
+        let database = client
+            .metadata()
+            .get(METADATA_DATABASE)
+            .cloned()
+            .unwrap_or_else(|| user.clone());
         if database != DATABASE {
-            return Err(fatal("3D000", format!("database \"{database}\" does not exist")));
+            return Err(fatal(
+                "3D000",
+                format!("database \"{database}\" does not exist"),
+            ));
         }
 
-        let session = Arc::new(Session::new(&self.template, self.catalog.clone(), self.compat.clone()));
+        let session = Arc::new(Session::new(
+            &self.template,
+            self.catalog.clone(),
+            self.compat.clone(),
+        ));
         {
             let mut settings = session.settings();
             for (name, value) in &startup.parameters {
@@ -124,7 +152,9 @@ impl StartupHandler for Startup {
         client.set_pid_and_secret_key(pid, key.clone());
         let guard = self.registry.register(pid, &key, &session);
         client.session_extensions().insert(guard);
-        client.session_extensions().insert(SessionHandle(session.clone()));
+        client
+            .session_extensions()
+            .insert(SessionHandle(session.clone()));
 
         let values = {
             let settings = session.settings();

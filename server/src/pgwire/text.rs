@@ -20,7 +20,11 @@ use datafusion::arrow::datatypes::{
 pub fn handles(data_type: &DataType) -> bool {
     matches!(
         data_type,
-        DataType::Float32 | DataType::Float64 | DataType::Time32(_) | DataType::Time64(_) | DataType::Timestamp(_, _)
+        DataType::Float32
+            | DataType::Float64
+            | DataType::Time32(_)
+            | DataType::Time64(_)
+            | DataType::Timestamp(_, _)
     )
 }
 
@@ -33,15 +37,30 @@ pub fn format(array: &ArrayRef, row: usize, time_zone: &str) -> Option<String> {
     Some(match array.data_type() {
         DataType::Float64 => float(array.as_primitive::<Float64Type>().value(row), 15),
         DataType::Float32 => float32(array.as_primitive::<Float32Type>().value(row)),
-        DataType::Time32(TimeUnit::Second) => time(i64::from(array.as_primitive::<Time32SecondType>().value(row)) * 1_000_000_000),
-        DataType::Time32(_) => time(i64::from(array.as_primitive::<Time32MillisecondType>().value(row)) * 1_000_000),
-        DataType::Time64(TimeUnit::Microsecond) => time(array.as_primitive::<Time64MicrosecondType>().value(row) * 1_000),
+        DataType::Time32(TimeUnit::Second) => {
+            time(i64::from(array.as_primitive::<Time32SecondType>().value(row)) * 1_000_000_000)
+        }
+        DataType::Time32(_) => {
+            time(i64::from(array.as_primitive::<Time32MillisecondType>().value(row)) * 1_000_000)
+        }
+        DataType::Time64(TimeUnit::Microsecond) => {
+            time(array.as_primitive::<Time64MicrosecondType>().value(row) * 1_000)
+        }
         DataType::Time64(_) => time(array.as_primitive::<Time64NanosecondType>().value(row)),
         DataType::Timestamp(unit, tz) => {
             let nanos = match unit {
-                TimeUnit::Second => array.as_primitive::<TimestampSecondType>().value(row).saturating_mul(1_000_000_000),
-                TimeUnit::Millisecond => array.as_primitive::<TimestampMillisecondType>().value(row).saturating_mul(1_000_000),
-                TimeUnit::Microsecond => array.as_primitive::<TimestampMicrosecondType>().value(row).saturating_mul(1_000),
+                TimeUnit::Second => array
+                    .as_primitive::<TimestampSecondType>()
+                    .value(row)
+                    .saturating_mul(1_000_000_000),
+                TimeUnit::Millisecond => array
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value(row)
+                    .saturating_mul(1_000_000),
+                TimeUnit::Microsecond => array
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .value(row)
+                    .saturating_mul(1_000),
                 TimeUnit::Nanosecond => array.as_primitive::<TimestampNanosecondType>().value(row),
             };
             let instant = DateTime::<Utc>::from_timestamp_nanos(nanos);
@@ -61,10 +80,18 @@ fn float(value: f64, limit: i32) -> String {
         return "NaN".into();
     }
     if value.is_infinite() {
-        return if value > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if value > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     if value == 0.0 {
-        return if value.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if value.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let scientific = format!("{value:e}");
     let Some((mantissa, exponent)) = scientific.split_once('e') else {
@@ -74,7 +101,10 @@ fn float(value: f64, limit: i32) -> String {
     if (-4..limit).contains(&exponent) {
         // Rust's Display prints the same shortest digits in fixed notation, without ".0".
         let fixed = format!("{value}");
-        fixed.strip_suffix(".0").map(str::to_string).unwrap_or(fixed)
+        fixed
+            .strip_suffix(".0")
+            .map(str::to_string)
+            .unwrap_or(fixed)
     } else {
         let sign = if exponent < 0 { '-' } else { '+' };
         format!("{mantissa}e{sign}{:02}", exponent.abs())
@@ -116,33 +146,45 @@ fn fraction(nanos: u32) -> String {
 fn time(nanos_of_day: i64) -> String {
     let seconds = nanos_of_day.div_euclid(1_000_000_000);
     let nanos = nanos_of_day.rem_euclid(1_000_000_000);
-    let Some(time) = u32::try_from(seconds)
-        .ok()
-        .and_then(|s| NaiveTime::from_num_seconds_from_midnight_opt(s, u32::try_from(nanos).unwrap_or(0)))
-    else {
+    let Some(time) = u32::try_from(seconds).ok().and_then(|s| {
+        NaiveTime::from_num_seconds_from_midnight_opt(s, u32::try_from(nanos).unwrap_or(0))
+    }) else {
         return nanos_of_day.to_string();
     };
     format!("{}{}", time.format("%H:%M:%S"), fraction(time.nanosecond()))
 }
 
 fn timestamp(value: &NaiveDateTime) -> String {
-    format!("{}{}", value.format("%Y-%m-%d %H:%M:%S"), fraction(value.and_utc().timestamp_subsec_nanos()))
+    format!(
+        "{}{}",
+        value.format("%Y-%m-%d %H:%M:%S"),
+        fraction(value.and_utc().timestamp_subsec_nanos())
+    )
 }
 
 fn timestamptz(instant: &DateTime<Utc>, time_zone: &str) -> String {
-    let local: DateTime<FixedOffset> = match Tz::from_str(time_zone).or_else(|_| Tz::from_str(&time_zone.to_ascii_uppercase())) {
-        Ok(tz) => {
-            let local = tz.from_utc_datetime(&instant.naive_utc());
-            local.with_timezone(&local.offset().fix())
-        }
-        Err(_) => instant.fixed_offset(),
-    };
+    let local: DateTime<FixedOffset> =
+        match Tz::from_str(time_zone).or_else(|_| Tz::from_str(&time_zone.to_ascii_uppercase())) {
+            Ok(tz) => {
+                let local = tz.from_utc_datetime(&instant.naive_utc());
+                local.with_timezone(&local.offset().fix())
+            }
+            Err(_) => instant.fixed_offset(),
+        };
     let offset = local.offset().local_minus_utc();
     let sign = if offset < 0 { '-' } else { '+' };
     let hours = offset.abs() / 3600;
     let minutes = (offset.abs() % 3600) / 60;
-    let offset = if minutes == 0 { format!("{sign}{hours:02}") } else { format!("{sign}{hours:02}:{minutes:02}") };
-    format!("{}{}{offset}", local.format("%Y-%m-%d %H:%M:%S"), fraction(local.nanosecond()))
+    let offset = if minutes == 0 {
+        format!("{sign}{hours:02}")
+    } else {
+        format!("{sign}{hours:02}:{minutes:02}")
+    };
+    format!(
+        "{}{}{offset}",
+        local.format("%Y-%m-%d %H:%M:%S"),
+        fraction(local.nanosecond())
+    )
 }
 
 #[cfg(test)]
@@ -171,7 +213,10 @@ mod tests {
         let ts = DateTime::<Utc>::from_timestamp_nanos(1_704_103_200_500_000_000);
         assert_eq!(timestamp(&ts.naive_utc()), "2024-01-01 10:00:00.5");
         assert_eq!(timestamptz(&ts, "UTC"), "2024-01-01 10:00:00.5+00");
-        assert_eq!(timestamptz(&ts, "Asia/Kolkata"), "2024-01-01 15:30:00.5+05:30");
+        assert_eq!(
+            timestamptz(&ts, "Asia/Kolkata"),
+            "2024-01-01 15:30:00.5+05:30"
+        );
         assert_eq!(timestamptz(&ts, "+02:00"), "2024-01-01 12:00:00.5+02");
     }
 }

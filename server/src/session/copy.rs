@@ -33,7 +33,10 @@ pub struct CopyOptions {
 
 impl CopyOptions {
     /// Reads the options of a `COPY` statement (modern `WITH (...)` and legacy forms).
-    pub fn from_statement(options: &[CopyOption], legacy: &[CopyLegacyOption]) -> Result<Self, SqlError> {
+    pub fn from_statement(
+        options: &[CopyOption],
+        legacy: &[CopyLegacyOption],
+    ) -> Result<Self, SqlError> {
         let mut format = CopyFormat::Text;
         let mut delimiter = None;
         let mut null = None;
@@ -47,7 +50,12 @@ impl CopyOptions {
                         "text" => CopyFormat::Text,
                         "csv" => CopyFormat::Csv,
                         "binary" => CopyFormat::Binary,
-                        other => return Err(SqlError::new(runnel_sql::SqlState::INVALID_PARAMETER_VALUE, format!("COPY format \"{other}\" not recognized"))),
+                        other => {
+                            return Err(SqlError::new(
+                                runnel_sql::SqlState::INVALID_PARAMETER_VALUE,
+                                format!("COPY format \"{other}\" not recognized"),
+                            ));
+                        }
                     }
                 }
                 CopyOption::Delimiter(c) => delimiter = Some(c.to_string()),
@@ -55,8 +63,13 @@ impl CopyOptions {
                 CopyOption::Header(h) => header = *h,
                 CopyOption::Quote(c) => quote = Some(c.to_string()),
                 CopyOption::Escape(c) => escape = Some(c.to_string()),
-                CopyOption::Encoding(e) if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
-                other => return Err(SqlError::unsupported(format!("COPY option {other} is not supported"))),
+                CopyOption::Encoding(e)
+                    if e.eq_ignore_ascii_case("utf8") || e.eq_ignore_ascii_case("utf-8") => {}
+                other => {
+                    return Err(SqlError::unsupported(format!(
+                        "COPY option {other} is not supported"
+                    )));
+                }
             }
         }
         for option in legacy {
@@ -69,18 +82,29 @@ impl CopyOptions {
                             CopyLegacyCsvOption::Header => header = true,
                             CopyLegacyCsvOption::Quote(c) => quote = Some(c.to_string()),
                             CopyLegacyCsvOption::Escape(c) => escape = Some(c.to_string()),
-                            other => return Err(SqlError::unsupported(format!("COPY option {other} is not supported"))),
+                            other => {
+                                return Err(SqlError::unsupported(format!(
+                                    "COPY option {other} is not supported"
+                                )));
+                            }
                         }
                     }
                 }
                 CopyLegacyOption::Delimiter(c) => delimiter = Some(c.to_string()),
                 CopyLegacyOption::Null(s) => null = Some(s.clone()),
                 CopyLegacyOption::Header => header = true,
-                other => return Err(SqlError::unsupported(format!("COPY option {other} is not supported"))),
+                other => {
+                    return Err(SqlError::unsupported(format!(
+                        "COPY option {other} is not supported"
+                    )));
+                }
             }
         }
         if header && format != CopyFormat::Csv {
-            return Err(SqlError::new(runnel_sql::SqlState::FEATURE_NOT_SUPPORTED, "COPY HEADER available only in CSV mode"));
+            return Err(SqlError::new(
+                runnel_sql::SqlState::FEATURE_NOT_SUPPORTED,
+                "COPY HEADER available only in CSV mode",
+            ));
         }
         let csv = format == CopyFormat::Csv;
         let quote = quote.unwrap_or_else(|| "\"".to_string());

@@ -44,12 +44,20 @@ pub struct Notice {
 }
 
 impl Notice {
-    fn notice(message: impl Into<String>) -> Self {
-        Notice { severity: "NOTICE", code: "00000", message: message.into() }
+    fn info(message: impl Into<String>) -> Self {
+        Notice {
+            severity: "NOTICE",
+            code: "00000",
+            message: message.into(),
+        }
     }
 
     fn warning(code: &'static str, message: impl Into<String>) -> Self {
-        Notice { severity: "WARNING", code, message: message.into() }
+        Notice {
+            severity: "WARNING",
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -98,11 +106,18 @@ pub struct Executed {
 
 impl Executed {
     fn new(outcome: Outcome) -> Self {
-        Executed { outcome, notices: Vec::new(), parameter_status: Vec::new() }
+        Executed {
+            outcome,
+            notices: Vec::new(),
+            parameter_status: Vec::new(),
+        }
     }
 
     fn command(command: impl Into<String>) -> Self {
-        Executed::new(Outcome::Command { command: command.into(), rows: None })
+        Executed::new(Outcome::Command {
+            command: command.into(),
+            rows: None,
+        })
     }
 }
 
@@ -119,20 +134,40 @@ impl Session {
                 };
                 (Some(plan), schema)
             }
-            Statement::Copy { source, to: true, target: CopyTarget::Stdout, .. } => {
+            Statement::Copy {
+                source,
+                to: true,
+                target: CopyTarget::Stdout,
+                ..
+            } => {
                 let query = copy_query(source, &parsed)?;
                 let plan = self.plan_query(&parsed, &query).await?;
                 (Some(plan), None)
             }
             other => (None, static_result_schema(other)),
         };
-        Ok(Prepared { parsed, plan, result_schema })
+        Ok(Prepared {
+            parsed,
+            plan,
+            result_schema,
+        })
     }
 
     /// Runs a prepared statement with `params` bound to its `$n` placeholders.
-    pub async fn execute(&self, prepared: &Prepared, params: Option<ParamValues>) -> Result<Executed, SqlError> {
+    pub async fn execute(
+        &self,
+        prepared: &Prepared,
+        params: Option<ParamValues>,
+    ) -> Result<Executed, SqlError> {
         let statement = &prepared.parsed.statement;
-        let is_transaction_end = matches!(statement, Statement::Commit { .. } | Statement::Rollback { savepoint: None, .. });
+        let is_transaction_end = matches!(
+            statement,
+            Statement::Commit { .. }
+                | Statement::Rollback {
+                    savepoint: None,
+                    ..
+                }
+        );
         if self.transaction_state() == TransactionState::Failed && !is_transaction_end {
             return Err(SqlError::new(
                 SqlState::IN_FAILED_SQL_TRANSACTION,
@@ -146,12 +181,19 @@ impl Session {
         result
     }
 
-    async fn execute_inner(&self, prepared: &Prepared, params: Option<ParamValues>) -> Result<Executed, SqlError> {
+    async fn execute_inner(
+        &self,
+        prepared: &Prepared,
+        params: Option<ParamValues>,
+    ) -> Result<Executed, SqlError> {
         let parsed = &prepared.parsed;
         let text = parsed.text_map();
         let state = self.ctx.state();
         match &parsed.statement {
-            Statement::Query(_) | Statement::Explain { .. } | Statement::Insert(_) | Statement::Copy { .. } => {
+            Statement::Query(_)
+            | Statement::Explain { .. }
+            | Statement::Insert(_)
+            | Statement::Copy { .. } => {
                 let Some(plan) = &prepared.plan else {
                     return Err(unsupported_statement(&parsed.statement));
                 };
@@ -167,41 +209,73 @@ impl Session {
             Statement::CreateTable(create) => {
                 let outcome = ddl::create_table(&state, &self.catalog, create, parsed).await?;
                 self.record_write();
-                let command = if create.query.is_some() { "SELECT" } else { "CREATE TABLE" };
-                let mut executed = Executed::new(Outcome::Command { command: command.into(), rows: outcome.rows });
-                executed.notices = outcome.notices.into_iter().map(Notice::notice).collect();
+                let command = if create.query.is_some() {
+                    "SELECT"
+                } else {
+                    "CREATE TABLE"
+                };
+                let mut executed = Executed::new(Outcome::Command {
+                    command: command.into(),
+                    rows: outcome.rows,
+                });
+                executed.notices = outcome.notices.into_iter().map(Notice::info).collect();
                 Ok(executed)
             }
             Statement::CreateView(create) => {
                 let outcome = ddl::create_view(&state, &self.catalog, create, parsed).await?;
                 self.record_write();
                 let mut executed = Executed::command("CREATE VIEW");
-                executed.notices = outcome.notices.into_iter().map(Notice::notice).collect();
+                executed.notices = outcome.notices.into_iter().map(Notice::info).collect();
                 Ok(executed)
             }
-            Statement::Drop { object_type, if_exists, names, cascade, .. } => {
-                let outcome = ddl::drop_objects(&self.catalog, *object_type, names, *if_exists, *cascade, parsed)?;
+            Statement::Drop {
+                object_type,
+                if_exists,
+                names,
+                cascade,
+                ..
+            } => {
+                let outcome = ddl::drop_objects(
+                    &self.catalog,
+                    *object_type,
+                    names,
+                    *if_exists,
+                    *cascade,
+                    parsed,
+                )?;
                 self.record_write();
                 let mut executed = Executed::command(format!("DROP {object_type}"));
-                executed.notices = outcome.notices.into_iter().map(Notice::notice).collect();
+                executed.notices = outcome.notices.into_iter().map(Notice::info).collect();
                 Ok(executed)
             }
             Statement::ShowTables { .. } => Ok(rows("SHOW", ddl::show_tables(&self.catalog))),
             Statement::ShowVariable { variable } => self.show(variable),
-            Statement::ShowCreate { obj_name, .. } => Ok(rows("SHOW", ddl::show_create(&self.catalog, obj_name, parsed)?)),
-            Statement::ExplainTable { table_name, .. } => Ok(rows("DESCRIBE", ddl::describe(&self.catalog, table_name, parsed)?)),
+            Statement::ShowCreate { obj_name, .. } => Ok(rows(
+                "SHOW",
+                ddl::show_create(&self.catalog, obj_name, parsed)?,
+            )),
+            Statement::ExplainTable { table_name, .. } => Ok(rows(
+                "DESCRIBE",
+                ddl::describe(&self.catalog, table_name, parsed)?,
+            )),
             Statement::Set(set) => self.set(set),
             Statement::Reset(ResetStatement { reset }) => {
                 let change = match reset {
                     Reset::ALL => lock(&self.settings).reset_all(),
-                    Reset::ConfigurationParameter(name) => lock(&self.settings).reset(&name.to_string())?,
+                    Reset::ConfigurationParameter(name) => {
+                        lock(&self.settings).reset(&name.to_string())?
+                    }
                 };
                 self.apply(change, Executed::command("RESET"))
             }
             Statement::StartTransaction { .. } => Ok(self.begin()),
             Statement::Commit { .. } => Ok(self.end_block(false)),
-            Statement::Rollback { savepoint: None, .. } => Ok(self.end_block(true)),
-            Statement::Rollback { savepoint: Some(_), .. } => self.savepoint_command("ROLLBACK"),
+            Statement::Rollback {
+                savepoint: None, ..
+            } => Ok(self.end_block(true)),
+            Statement::Rollback {
+                savepoint: Some(_), ..
+            } => self.savepoint_command("ROLLBACK"),
             Statement::Savepoint { .. } => self.savepoint_command("SAVEPOINT"),
             Statement::ReleaseSavepoint { .. } => self.savepoint_command("RELEASE"),
             Statement::Deallocate { .. } => Ok(Executed::command("DEALLOCATE")),
@@ -217,7 +291,11 @@ impl Session {
     /// SQL; it is first rewritten into what DataFusion understands (the `pg_catalog`
     /// emulation's rewriter). If that fails, the original text is planned too, because its
     /// error carries the position in what the user wrote.
-    async fn plan_query(&self, parsed: &ParsedStatement, statement: &Statement) -> Result<LogicalPlan, SqlError> {
+    async fn plan_query(
+        &self,
+        parsed: &ParsedStatement,
+        statement: &Statement,
+    ) -> Result<LogicalPlan, SqlError> {
         let state = self.ctx.state();
         let text = parsed.text_map();
         let mut statement = statement.clone();
@@ -235,7 +313,10 @@ impl Session {
                 .await
                 .map_err(|e| SqlError::from_datafusion(&e, &text));
         };
-        let rewritten_error = match state.statement_to_plan(DfStatement::Statement(Box::new(rewritten))).await {
+        let rewritten_error = match state
+            .statement_to_plan(DfStatement::Statement(Box::new(rewritten)))
+            .await
+        {
             Ok(plan) => return Ok(plan),
             Err(error) => SqlError::from_datafusion(&error, &text),
         };
@@ -245,7 +326,7 @@ impl Session {
             Ok(plan) => Ok(plan),
             Err(error) => {
                 let original_error = SqlError::from_datafusion(&error, &text);
-                if original_error.state == rewritten_error.state {
+                if original_error.message == rewritten_error.message {
                     Err(original_error)
                 } else {
                     tracing::debug!(%original_error, %rewritten_error, "planning failed");
@@ -264,7 +345,10 @@ impl Session {
             .await
             .map_err(|e| SqlError::from_datafusion(&e, &text))?;
         if is_insert {
-            let batches = frame.collect().await.map_err(|e| SqlError::from_datafusion(&e, &text))?;
+            let batches = frame
+                .collect()
+                .await
+                .map_err(|e| SqlError::from_datafusion(&e, &text))?;
             self.record_write();
             let rows = batches
                 .first()
@@ -272,23 +356,56 @@ impl Session {
                 .and_then(|column| column.as_any().downcast_ref::<UInt64Array>())
                 .filter(|column| !column.is_empty())
                 .map_or(0, |column| column.value(0));
-            return Ok(Executed::new(Outcome::Command { command: "INSERT".into(), rows: Some(rows) }));
+            return Ok(Executed::new(Outcome::Command {
+                command: "INSERT".into(),
+                rows: Some(rows),
+            }));
         }
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let stream = frame.execute_stream().await.map_err(|e| SqlError::from_datafusion(&e, &text))?;
+        let stream = frame
+            .execute_stream()
+            .await
+            .map_err(|e| SqlError::from_datafusion(&e, &text))?;
         match &prepared.parsed.statement {
-            Statement::Copy { options, legacy_options, .. } => {
+            Statement::Copy {
+                options,
+                legacy_options,
+                ..
+            } => {
                 let options = CopyOptions::from_statement(options, legacy_options)?;
-                Ok(Executed::new(Outcome::CopyOut { schema, stream, options }))
+                Ok(Executed::new(Outcome::CopyOut {
+                    schema,
+                    stream,
+                    options,
+                }))
             }
-            Statement::Explain { .. } => Ok(Executed::new(Outcome::Rows { schema, stream, command: "EXPLAIN" })),
-            _ => Ok(Executed::new(Outcome::Rows { schema, stream, command: "SELECT" })),
+            Statement::Explain { .. } => Ok(Executed::new(Outcome::Rows {
+                schema,
+                stream,
+                command: "EXPLAIN",
+            })),
+            _ => Ok(Executed::new(Outcome::Rows {
+                schema,
+                stream,
+                command: "SELECT",
+            })),
         }
     }
 
-    fn show(&self, variable: &[datafusion::sql::sqlparser::ast::Ident]) -> Result<Executed, SqlError> {
-        let words: Vec<String> = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect();
-        let name = match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    fn show(
+        &self,
+        variable: &[datafusion::sql::sqlparser::ast::Ident],
+    ) -> Result<Executed, SqlError> {
+        let words: Vec<String> = variable
+            .iter()
+            .map(|i| i.value.to_ascii_lowercase())
+            .collect();
+        let name = match words
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
             ["all"] => {
                 let settings = lock(&self.settings).all();
                 let batch = text_batch(
@@ -304,16 +421,25 @@ impl Session {
             ["tables"] => return Ok(rows("SHOW", ddl::show_tables(&self.catalog))),
             ["transaction", "isolation", "level"] => "transaction_isolation".to_string(),
             ["time", "zone"] => "TimeZone".to_string(),
-            _ => variable.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join("."),
+            _ => variable
+                .iter()
+                .map(|i| i.value.as_str())
+                .collect::<Vec<_>>()
+                .join("."),
         };
         let value = lock(&self.settings).get(&name)?;
         let column = Settings::canonical_name(&name).to_ascii_lowercase();
-        Ok(rows("SHOW", text_batch(&[column.as_str()], vec![vec![value]])))
+        Ok(rows(
+            "SHOW",
+            text_batch(&[column.as_str()], vec![vec![value]]),
+        ))
     }
 
     fn set(&self, set: &Set) -> Result<Executed, SqlError> {
         let change = match set {
-            Set::SingleAssignment { variable, values, .. } => {
+            Set::SingleAssignment {
+                variable, values, ..
+            } => {
                 let name = variable.to_string();
                 match set_value(values)? {
                     Some(value) => lock(&self.settings).set(&name, &value)?,
@@ -322,13 +448,23 @@ impl Session {
             }
             Set::SetTimeZone { value, .. } => {
                 let value = match expr_text(value) {
-                    Some(v) if v.eq_ignore_ascii_case("local") || v.eq_ignore_ascii_case("default") => "UTC".to_string(),
+                    Some(v)
+                        if v.eq_ignore_ascii_case("local") || v.eq_ignore_ascii_case("default") =>
+                    {
+                        "UTC".to_string()
+                    }
                     Some(v) => v,
-                    None => return Err(SqlError::unsupported(format!("SET TIME ZONE {value} is not supported"))),
+                    None => {
+                        return Err(SqlError::unsupported(format!(
+                            "SET TIME ZONE {value} is not supported"
+                        )));
+                    }
                 };
                 lock(&self.settings).set("TimeZone", &value)?
             }
-            Set::SetNames { charset_name, .. } => lock(&self.settings).set("client_encoding", &charset_name.value)?,
+            Set::SetNames { charset_name, .. } => {
+                lock(&self.settings).set("client_encoding", &charset_name.value)?
+            }
             other => return Err(SqlError::unsupported(format!("{other} is not supported"))),
         };
         self.apply(change, Executed::command("SET"))
@@ -340,9 +476,13 @@ impl Session {
             let state = self.ctx.state_ref();
             let mut state = state.write();
             for (key, value) in &change.engine {
-                state.config_mut().options_mut().set(key, value).map_err(|e| {
-                    SqlError::new(SqlState::INVALID_PARAMETER_VALUE, e.strip_backtrace())
-                })?;
+                state
+                    .config_mut()
+                    .options_mut()
+                    .set(key, value)
+                    .map_err(|e| {
+                        SqlError::new(SqlState::INVALID_PARAMETER_VALUE, e.strip_backtrace())
+                    })?;
             }
         }
         executed.parameter_status = change.reported;
@@ -356,7 +496,10 @@ impl Session {
             transaction.state = TransactionState::Block;
             transaction.writes = 0;
         } else {
-            executed.notices.push(Notice::warning("25001", "there is already a transaction in progress"));
+            executed.notices.push(Notice::warning(
+                "25001",
+                "there is already a transaction in progress",
+            ));
         }
         executed
     }
@@ -364,7 +507,11 @@ impl Session {
     fn end_block(&self, rollback: bool) -> Executed {
         let mut transaction = lock(&self.transaction);
         let previous = std::mem::take(&mut *transaction);
-        let tag = if rollback || previous.state == TransactionState::Failed { "ROLLBACK" } else { "COMMIT" };
+        let tag = if rollback || previous.state == TransactionState::Failed {
+            "ROLLBACK"
+        } else {
+            "COMMIT"
+        };
         let mut executed = Executed::new(Outcome::TransactionEnd(tag));
         match previous.state {
             TransactionState::Idle => executed
@@ -411,14 +558,26 @@ impl Session {
 fn copy_query(source: &CopySource, parsed: &ParsedStatement) -> Result<Statement, SqlError> {
     match source {
         CopySource::Query(query) => Ok(Statement::Query(query.clone())),
-        CopySource::Table { table_name, columns } => {
+        CopySource::Table {
+            table_name,
+            columns,
+        } => {
             let name = ddl::object_name(table_name, &parsed.text_map())?;
             let list = if columns.is_empty() {
                 "*".to_string()
             } else {
-                columns.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                columns
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             };
-            let sql = format!("SELECT {list} FROM {}", ObjectName::from(vec![datafusion::sql::sqlparser::ast::Ident::with_quote('"', name)]));
+            let sql = format!(
+                "SELECT {list} FROM {}",
+                ObjectName::from(vec![datafusion::sql::sqlparser::ast::Ident::with_quote(
+                    '"', name
+                )])
+            );
             let mut statements = runnel_sql::parse_statements(&sql)?;
             statements
                 .pop()
@@ -432,7 +591,10 @@ fn copy_query(source: &CopySource, parsed: &ParsedStatement) -> Result<Statement
 fn static_result_schema(statement: &Statement) -> Option<SchemaRef> {
     let text = |names: &[&str]| {
         Some(Arc::new(Schema::new(
-            names.iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect::<Vec<_>>(),
+            names
+                .iter()
+                .map(|n| Field::new(*n, DataType::Utf8, false))
+                .collect::<Vec<_>>(),
         )))
     };
     match statement {
@@ -440,14 +602,26 @@ fn static_result_schema(statement: &Statement) -> Option<SchemaRef> {
         Statement::ShowCreate { .. } => text(&["name", "create_statement"]),
         Statement::ExplainTable { .. } => text(&["column_name", "data_type", "is_nullable"]),
         Statement::ShowVariable { variable } => {
-            let words: Vec<String> = variable.iter().map(|i| i.value.to_ascii_lowercase()).collect();
-            match words.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+            let words: Vec<String> = variable
+                .iter()
+                .map(|i| i.value.to_ascii_lowercase())
+                .collect();
+            match words
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .as_slice()
+            {
                 ["all"] => text(&["name", "setting", "description"]),
                 ["tables"] => text(&["name", "kind"]),
                 ["transaction", "isolation", "level"] => text(&["transaction_isolation"]),
                 ["time", "zone"] => text(&["timezone"]),
                 _ => {
-                    let name = variable.iter().map(|i| i.value.as_str()).collect::<Vec<_>>().join(".");
+                    let name = variable
+                        .iter()
+                        .map(|i| i.value.as_str())
+                        .collect::<Vec<_>>()
+                        .join(".");
                     let column = Settings::canonical_name(&name).to_ascii_lowercase();
                     text(&[column.as_str()])
                 }
@@ -461,14 +635,20 @@ fn static_result_schema(statement: &Statement) -> Option<SchemaRef> {
 fn set_value(values: &[Expr]) -> Result<Option<String>, SqlError> {
     let mut parts = Vec::with_capacity(values.len());
     for value in values {
-        if let Expr::Identifier(ident) = value {
-            if ident.quote_style.is_none() && ident.value.eq_ignore_ascii_case("default") {
-                return Ok(None);
-            }
+        if let Expr::Identifier(ident) = value
+            && ident.quote_style.is_none()
+            && ident.value.eq_ignore_ascii_case("default")
+        {
+            return Ok(None);
         }
         match expr_text(value) {
             Some(text) => parts.push(text),
-            None => return Err(SqlError::new(SqlState::SYNTAX_ERROR, format!("invalid value in SET: {value}"))),
+            None => {
+                return Err(SqlError::new(
+                    SqlState::SYNTAX_ERROR,
+                    format!("invalid value in SET: {value}"),
+                ));
+            }
         }
     }
     Ok(Some(parts.join(", ")))
@@ -484,7 +664,13 @@ fn expr_text(expr: &Expr) -> Option<String> {
             other => Some(other.to_string()),
         },
         Expr::Identifier(ident) => Some(ident.value.clone()),
-        Expr::CompoundIdentifier(parts) => Some(parts.iter().map(|p| p.value.as_str()).collect::<Vec<_>>().join(".")),
+        Expr::CompoundIdentifier(parts) => Some(
+            parts
+                .iter()
+                .map(|p| p.value.as_str())
+                .collect::<Vec<_>>()
+                .join("."),
+        ),
         Expr::UnaryOp { op, expr } => expr_text(expr).map(|inner| format!("{op}{inner}")),
         _ => None,
     }
@@ -500,14 +686,23 @@ fn rows(command: &'static str, batch: RecordBatch) -> Executed {
     let schema = batch.schema();
     let stream = match MemoryStream::try_new(vec![batch], schema.clone(), None) {
         Ok(stream) => Box::pin(stream) as SendableRecordBatchStream,
-        Err(_) => Box::pin(datafusion::physical_plan::EmptyRecordBatchStream::new(schema.clone())),
+        Err(_) => Box::pin(datafusion::physical_plan::EmptyRecordBatchStream::new(
+            schema.clone(),
+        )),
     };
-    Executed::new(Outcome::Rows { schema, stream, command })
+    Executed::new(Outcome::Rows {
+        schema,
+        stream,
+        command,
+    })
 }
 
 fn text_batch(names: &[&str], columns: Vec<Vec<String>>) -> RecordBatch {
     let schema = Arc::new(Schema::new(
-        names.iter().map(|n| Field::new(*n, DataType::Utf8, false)).collect::<Vec<_>>(),
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
     ));
     let arrays = columns
         .into_iter()

@@ -67,7 +67,11 @@ impl std::fmt::Debug for Session {
 impl Session {
     /// A session over `template` (the server's prepared DataFusion state, cloned so settings
     /// stay per session while the catalog is shared).
-    pub fn new(template: &SessionState, catalog: Arc<Catalog>, compat: Arc<PostgresCompatibilityParser>) -> Self {
+    pub fn new(
+        template: &SessionState,
+        catalog: Arc<Catalog>,
+        compat: Arc<PostgresCompatibilityParser>,
+    ) -> Self {
         Session {
             ctx: SessionContext::new_with_state(template.clone()),
             catalog,
@@ -111,5 +115,7 @@ impl Session {
 }
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

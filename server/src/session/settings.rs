@@ -27,45 +27,199 @@ struct Parameter {
     description: &'static str,
 }
 
-const fn rw(name: &'static str, default: &'static str, reported: bool, description: &'static str) -> Parameter {
-    Parameter { name, default, access: Access::ReadWrite, reported, description }
+const fn rw(
+    name: &'static str,
+    default: &'static str,
+    reported: bool,
+    description: &'static str,
+) -> Parameter {
+    Parameter {
+        name,
+        default,
+        access: Access::ReadWrite,
+        reported,
+        description,
+    }
 }
 
-const fn ro(name: &'static str, default: &'static str, reported: bool, description: &'static str) -> Parameter {
-    Parameter { name, default, access: Access::ReadOnly, reported, description }
+const fn ro(
+    name: &'static str,
+    default: &'static str,
+    reported: bool,
+    description: &'static str,
+) -> Parameter {
+    Parameter {
+        name,
+        default,
+        access: Access::ReadOnly,
+        reported,
+        description,
+    }
 }
 
 const PARAMETERS: &[Parameter] = &[
-    rw("application_name", "", true, "Sets the application name to be reported in statistics and logs."),
-    rw("bytea_output", "hex", false, "Sets the output format for bytea."),
-    rw("client_encoding", "UTF8", true, "Sets the client's character set encoding (only UTF8)."),
-    rw("client_min_messages", "notice", false, "Sets the message levels that are sent to the client."),
-    rw("DateStyle", "ISO, MDY", true, "Sets the display format for date and time values."),
-    rw("default_transaction_isolation", "read committed", false, "Sets the transaction isolation level of each new transaction."),
-    rw("default_transaction_read_only", "off", true, "Sets the default read-only status of new transactions."),
-    rw("extra_float_digits", "1", false, "Sets the number of digits displayed for floating-point values."),
-    rw("idle_in_transaction_session_timeout", "0", false, "Accepted for compatibility; Runnel does not time out idle sessions."),
-    ro("integer_datetimes", "on", true, "Shows whether datetimes are integer based."),
-    rw("IntervalStyle", "postgres", true, "Sets the display format for interval values."),
-    ro("is_superuser", "on", true, "Shows whether the current user is a superuser."),
-    rw("jit", "off", false, "Accepted for compatibility; Runnel has no JIT."),
-    rw("lock_timeout", "0", false, "Accepted for compatibility; Runnel takes no user-visible locks."),
-    ro("max_identifier_length", "63", false, "Shows the maximum identifier length."),
-    rw("search_path", "\"$user\", public", true, "Sets the schema search order for names that are not schema-qualified."),
-    ro("server_encoding", "UTF8", true, "Shows the server (database) character set encoding."),
-    ro("server_version", crate::PG_SERVER_VERSION, true, "Shows the PostgreSQL version Runnel presents."),
-    ro("server_version_num", "160006", false, "Shows the PostgreSQL version Runnel presents, as an integer."),
-    rw("session_authorization", "runnel", true, "Shows the session user name."),
-    rw("standard_conforming_strings", "on", true, "Causes '...' strings to treat backslashes literally (only on)."),
-    rw("statement_timeout", "0", false, "Accepted for compatibility; not enforced yet (cancel requests work)."),
-    rw("synchronous_commit", "on", false, "Runnel always syncs commits."),
-    rw("TimeZone", "UTC", true, "Sets the time zone for displaying and interpreting time stamps."),
-    rw("transaction_isolation", "read committed", false, "Shows the current transaction's isolation level."),
-    rw("transaction_read_only", "off", false, "Shows whether the current transaction is read-only."),
+    rw(
+        "application_name",
+        "",
+        true,
+        "Sets the application name to be reported in statistics and logs.",
+    ),
+    rw(
+        "bytea_output",
+        "hex",
+        false,
+        "Sets the output format for bytea.",
+    ),
+    rw(
+        "client_encoding",
+        "UTF8",
+        true,
+        "Sets the client's character set encoding (only UTF8).",
+    ),
+    rw(
+        "client_min_messages",
+        "notice",
+        false,
+        "Sets the message levels that are sent to the client.",
+    ),
+    rw(
+        "DateStyle",
+        "ISO, MDY",
+        true,
+        "Sets the display format for date and time values.",
+    ),
+    rw(
+        "default_transaction_isolation",
+        "read committed",
+        false,
+        "Sets the transaction isolation level of each new transaction.",
+    ),
+    rw(
+        "default_transaction_read_only",
+        "off",
+        true,
+        "Sets the default read-only status of new transactions.",
+    ),
+    rw(
+        "extra_float_digits",
+        "1",
+        false,
+        "Sets the number of digits displayed for floating-point values.",
+    ),
+    rw(
+        "idle_in_transaction_session_timeout",
+        "0",
+        false,
+        "Accepted for compatibility; Runnel does not time out idle sessions.",
+    ),
+    ro(
+        "integer_datetimes",
+        "on",
+        true,
+        "Shows whether datetimes are integer based.",
+    ),
+    rw(
+        "IntervalStyle",
+        "postgres",
+        true,
+        "Sets the display format for interval values.",
+    ),
+    ro(
+        "is_superuser",
+        "on",
+        true,
+        "Shows whether the current user is a superuser.",
+    ),
+    rw(
+        "jit",
+        "off",
+        false,
+        "Accepted for compatibility; Runnel has no JIT.",
+    ),
+    rw(
+        "lock_timeout",
+        "0",
+        false,
+        "Accepted for compatibility; Runnel takes no user-visible locks.",
+    ),
+    ro(
+        "max_identifier_length",
+        "63",
+        false,
+        "Shows the maximum identifier length.",
+    ),
+    rw(
+        "search_path",
+        "\"$user\", public",
+        true,
+        "Sets the schema search order for names that are not schema-qualified.",
+    ),
+    ro(
+        "server_encoding",
+        "UTF8",
+        true,
+        "Shows the server (database) character set encoding.",
+    ),
+    ro(
+        "server_version",
+        crate::PG_SERVER_VERSION,
+        true,
+        "Shows the PostgreSQL version Runnel presents.",
+    ),
+    ro(
+        "server_version_num",
+        "160006",
+        false,
+        "Shows the PostgreSQL version Runnel presents, as an integer.",
+    ),
+    rw(
+        "session_authorization",
+        "runnel",
+        true,
+        "Shows the session user name.",
+    ),
+    rw(
+        "standard_conforming_strings",
+        "on",
+        true,
+        "Causes '...' strings to treat backslashes literally (only on).",
+    ),
+    rw(
+        "statement_timeout",
+        "0",
+        false,
+        "Accepted for compatibility; not enforced yet (cancel requests work).",
+    ),
+    rw(
+        "synchronous_commit",
+        "on",
+        false,
+        "Runnel always syncs commits.",
+    ),
+    rw(
+        "TimeZone",
+        "UTC",
+        true,
+        "Sets the time zone for displaying and interpreting time stamps.",
+    ),
+    rw(
+        "transaction_isolation",
+        "read committed",
+        false,
+        "Shows the current transaction's isolation level.",
+    ),
+    rw(
+        "transaction_read_only",
+        "off",
+        false,
+        "Shows whether the current transaction is read-only.",
+    ),
 ];
 
 fn parameter(name: &str) -> Option<&'static Parameter> {
-    PARAMETERS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+    PARAMETERS
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
 /// Values PostgreSQL accepts for a parameter Runnel can only honour in one way.
@@ -76,7 +230,10 @@ fn check_value(parameter: &Parameter, value: &str) -> Result<(), SqlError> {
         } else {
             Err(SqlError::new(
                 SqlState::INVALID_PARAMETER_VALUE,
-                format!("invalid value for parameter \"{}\": \"{value}\"", parameter.name),
+                format!(
+                    "invalid value for parameter \"{}\": \"{value}\"",
+                    parameter.name
+                ),
             )
             .with_detail(format!("Runnel supports only {}", allowed.join(", "))))
         }
@@ -89,7 +246,9 @@ fn check_value(parameter: &Parameter, value: &str) -> Result<(), SqlError> {
             Ok(-15..=3) => Ok(()),
             _ => Err(SqlError::new(
                 SqlState::INVALID_PARAMETER_VALUE,
-                format!("{value} is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)"),
+                format!(
+                    "{value} is outside the valid range for parameter \"extra_float_digits\" (-15 .. 3)"
+                ),
             )),
         },
         _ => Ok(()),
@@ -128,7 +287,9 @@ impl Settings {
 
     /// The canonical spelling of a parameter name (`DateStyle` for `datestyle`).
     pub fn canonical_name(name: &str) -> String {
-        parameter(name).map(|p| p.name.to_string()).unwrap_or_else(|| name.to_ascii_lowercase())
+        parameter(name)
+            .map(|p| p.name.to_string())
+            .unwrap_or_else(|| name.to_ascii_lowercase())
     }
 
     /// `SET name = value`.
@@ -144,7 +305,11 @@ impl Settings {
             }
             Some(p) => {
                 check_value(p, value)?;
-                let value = if p.name == "client_encoding" { "UTF8".to_string() } else { value.to_string() };
+                let value = if p.name == "client_encoding" {
+                    "UTF8".to_string()
+                } else {
+                    value.to_string()
+                };
                 if p.reported && self.get(name)? != value {
                     change.reported.push((p.name.to_string(), value.clone()));
                 }
@@ -227,7 +392,10 @@ impl Settings {
 fn unrecognized(name: &str) -> SqlError {
     SqlError::new(
         SqlState::UNDEFINED_OBJECT,
-        format!("unrecognized configuration parameter \"{}\"", name.to_ascii_lowercase()),
+        format!(
+            "unrecognized configuration parameter \"{}\"",
+            name.to_ascii_lowercase()
+        ),
     )
 }
 
@@ -240,7 +408,10 @@ mod tests {
         let mut settings = Settings::default();
         assert_eq!(settings.get("datestyle").expect("known"), "ISO, MDY");
         let change = settings.set("DATESTYLE", "ISO, DMY").expect("settable");
-        assert_eq!(change.reported, vec![("DateStyle".to_string(), "ISO, DMY".to_string())]);
+        assert_eq!(
+            change.reported,
+            vec![("DateStyle".to_string(), "ISO, DMY".to_string())]
+        );
         assert_eq!(settings.get("DateStyle").expect("known"), "ISO, DMY");
         settings.reset("datestyle").expect("resettable");
         assert_eq!(settings.get("DateStyle").expect("known"), "ISO, MDY");
@@ -261,7 +432,9 @@ mod tests {
         let mut settings = Settings::default();
         settings.set("myapp.flag", "x").expect("custom");
         assert_eq!(settings.get("MYAPP.FLAG").expect("set"), "x");
-        let change = settings.set("datafusion.execution.batch_size", "1024").expect("engine");
+        let change = settings
+            .set("datafusion.execution.batch_size", "1024")
+            .expect("engine");
         assert_eq!(change.engine.len(), 1);
     }
 
@@ -269,7 +442,9 @@ mod tests {
     fn only_utf8_client_encoding() {
         let mut settings = Settings::default();
         assert!(settings.set("client_encoding", "LATIN1").is_err());
-        settings.set("client_encoding", "utf-8").expect("utf8 spelling");
+        settings
+            .set("client_encoding", "utf-8")
+            .expect("utf8 spelling");
         assert_eq!(settings.get("client_encoding").expect("set"), "UTF8");
     }
 }

@@ -22,7 +22,7 @@ use datafusion::common::{DataFusionError, Result as DfResult, exec_err};
 use datafusion::datasource::ViewTable;
 use datafusion::execution::SessionState;
 use runnel_engine::storage::{decode_schema, encode_schema};
-use runnel_engine::{DurableTable, Store, StoreWrite, StorageError};
+use runnel_engine::{DurableTable, StorageError, Store, StoreWrite};
 
 use crate::error::{SqlError, SqlState};
 use object::{ObjectDef, ObjectKind, TableDef, ViewDef};
@@ -107,15 +107,20 @@ impl Catalog {
             })?;
             match def {
                 ObjectDef::Table(def) => {
-                    let schema = decode_schema(&hex_decode(&def.schema_ipc)?).map_err(storage_error)?;
-                    let table = DurableTable::open(def.id, schema, store.clone()).map_err(storage_error)?;
+                    let schema =
+                        decode_schema(&hex_decode(&def.schema_ipc)?).map_err(storage_error)?;
+                    let table =
+                        DurableTable::open(def.id, schema, store.clone()).map_err(storage_error)?;
                     objects.insert(name, CatalogObject::Table { def, table });
                 }
                 ObjectDef::View(def) => views.push(def),
             }
         }
         views.sort_by_key(|v| v.id);
-        let next_id = store.meta_u64(NEXT_ID_KEY).map_err(storage_error)?.unwrap_or(1);
+        let next_id = store
+            .meta_u64(NEXT_ID_KEY)
+            .map_err(storage_error)?
+            .unwrap_or(1);
         Ok(Arc::new(Catalog {
             store,
             objects: RwLock::new(objects),
@@ -134,7 +139,8 @@ impl Catalog {
             match crate::ddl::plan_view_definition(state, &def.definition).await {
                 Ok(plan) => {
                     let view = Arc::new(ViewTable::new(plan, Some(def.definition.clone())));
-                    write(&self.objects).insert(def.name.clone(), CatalogObject::View { def, view });
+                    write(&self.objects)
+                        .insert(def.name.clone(), CatalogObject::View { def, view });
                 }
                 Err(error) => failures.push((def.name.clone(), error)),
             }
@@ -179,7 +185,9 @@ impl Catalog {
                 .map(|b| RecordBatch::try_new(schema.clone(), b.columns().to_vec()))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, e.to_string()))?;
-            write.append_segment(id, 0, &conformed).map_err(storage_error)?;
+            write
+                .append_segment(id, 0, &conformed)
+                .map_err(storage_error)?;
         }
         self.store.commit(write).map_err(storage_error)?;
         *next_id = id + 1;
@@ -258,7 +266,11 @@ impl Catalog {
                 SqlState::WRONG_OBJECT_TYPE,
                 format!("\"{name}\" is not a {kind}"),
             )
-            .with_hint(format!("Use DROP {} to remove a {}.", object.kind().to_string().to_uppercase(), object.kind())));
+            .with_hint(format!(
+                "Use DROP {} to remove a {}.",
+                object.kind().to_string().to_uppercase(),
+                object.kind()
+            )));
         }
         let mut doomed = vec![name.to_string()];
         let mut index = 0;
@@ -271,7 +283,10 @@ impl Catalog {
                     SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
                     format!("cannot drop {kind} {name} because other objects depend on it"),
                 )
-                .with_detail(format!("view {dependent} depends on {} {current}", self.kind_of(&current)))
+                .with_detail(format!(
+                    "view {dependent} depends on {} {current}",
+                    self.kind_of(&current)
+                ))
                 .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
             }
             for dependent in dependents {
@@ -297,7 +312,9 @@ impl Catalog {
     }
 
     fn kind_of(&self, name: &str) -> String {
-        self.get(name).map(|o| o.kind().to_string()).unwrap_or_default()
+        self.get(name)
+            .map(|o| o.kind().to_string())
+            .unwrap_or_default()
     }
 
     fn dependents(&self, name: &str) -> Vec<String> {
@@ -313,7 +330,9 @@ impl Catalog {
     }
 
     fn check_free(&self, name: &str) -> Result<(), SqlError> {
-        if read(&self.objects).contains_key(name) || lock(&self.pending_views).iter().any(|v| v.name == name) {
+        if read(&self.objects).contains_key(name)
+            || lock(&self.pending_views).iter().any(|v| v.name == name)
+        {
             return Err(duplicate(name));
         }
         Ok(())
@@ -321,7 +340,10 @@ impl Catalog {
 }
 
 fn duplicate(name: &str) -> SqlError {
-    SqlError::new(SqlState::DUPLICATE_TABLE, format!("relation \"{name}\" already exists"))
+    SqlError::new(
+        SqlState::DUPLICATE_TABLE,
+        format!("relation \"{name}\" already exists"),
+    )
 }
 
 #[async_trait]
@@ -367,17 +389,21 @@ fn hex_encode(bytes: &[u8]) -> String {
 
 fn hex_decode(text: &str) -> Result<Vec<u8>, SqlError> {
     let corrupt = || SqlError::new(SqlState::INTERNAL_ERROR, "catalog schema is not valid hex");
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(corrupt());
     }
     (0..text.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2).ok_or_else(corrupt)?, 16).map_err(|_| corrupt()))
+        .map(|i| {
+            u8::from_str_radix(text.get(i..i + 2).ok_or_else(corrupt)?, 16).map_err(|_| corrupt())
+        })
         .collect()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
@@ -385,7 +411,8 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 }
 
 fn write_guard<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {

@@ -5,6 +5,8 @@
 //! functions such as `format_type` and `pg_get_userbyid`, `regclass` casts), and the functions
 //! PostgreSQL clients call on connect that the emulation leaves out (`version()`).
 
+pub mod functions;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -70,7 +72,11 @@ pub fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlErr
         .register_schema(DEFAULT_SCHEMA, catalog)
         .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, e.strip_backtrace()))?;
     let catalogs = Arc::new(MemoryCatalogProviderList::new());
-    datafusion::catalog::CatalogProviderList::register_catalog(catalogs.as_ref(), DATABASE.to_string(), database);
+    datafusion::catalog::CatalogProviderList::register_catalog(
+        catalogs.as_ref(),
+        DATABASE.to_string(),
+        database,
+    );
 
     let state = SessionStateBuilder::new()
         .with_config(config)
@@ -78,14 +84,23 @@ pub fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlErr
         .with_default_features()
         .build();
     let ctx = SessionContext::new_with_state(state);
-    setup_pg_catalog(&ctx, DATABASE, Roles)
-        .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, format!("pg_catalog setup failed: {e}")))?;
+    setup_pg_catalog(&ctx, DATABASE, Roles).map_err(|e| {
+        SqlError::new(
+            SqlState::INTERNAL_ERROR,
+            format!("pg_catalog setup failed: {e}"),
+        )
+    })?;
     ctx.register_udf(version_udf());
     ctx.register_udf(to_regtype_udf());
+    for function in functions::all() {
+        ctx.register_udf(function);
+    }
 
     let state = ctx.state();
     let state = SessionStateBuilder::new_from_existing(state)
-        .with_type_planner(Arc::new(RunnelTypePlanner::new(Some(Arc::new(PgOidTypePlanner)))))
+        .with_type_planner(Arc::new(RunnelTypePlanner::new(Some(Arc::new(
+            PgOidTypePlanner,
+        )))))
         .build();
     Ok(state)
 }
@@ -104,20 +119,52 @@ fn version_udf() -> ScalarUDF {
         vec![],
         DataType::Utf8,
         Volatility::Stable,
-        Arc::new(move |_args: &[ColumnarValue]| Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(text.clone()))))),
+        Arc::new(move |_args: &[ColumnarValue]| {
+            Ok(ColumnarValue::Scalar(ScalarValue::Utf8(Some(text.clone()))))
+        }),
     )
 }
 
 /// Built-in type names (as `to_regtype` and casts accept them) and their OIDs.
 const TYPE_OIDS: &[(&str, i32)] = &[
-    ("bool", 16), ("boolean", 16), ("bytea", 17), ("char", 18), ("name", 19), ("int8", 20),
-    ("bigint", 20), ("int2", 21), ("smallint", 21), ("int4", 23), ("integer", 23), ("int", 23),
-    ("text", 25), ("oid", 26), ("json", 114), ("float4", 700), ("real", 700), ("float8", 701),
-    ("double precision", 701), ("varchar", 1043), ("character varying", 1043), ("bpchar", 1042),
-    ("character", 1042), ("date", 1082), ("time", 1083), ("time without time zone", 1083),
-    ("timestamp", 1114), ("timestamp without time zone", 1114), ("timestamptz", 1184),
-    ("timestamp with time zone", 1184), ("interval", 1186), ("numeric", 1700), ("decimal", 1700),
-    ("uuid", 2950), ("jsonb", 3802), ("regclass", 2205), ("regtype", 2206), ("record", 2249),
+    ("bool", 16),
+    ("boolean", 16),
+    ("bytea", 17),
+    ("char", 18),
+    ("name", 19),
+    ("int8", 20),
+    ("bigint", 20),
+    ("int2", 21),
+    ("smallint", 21),
+    ("int4", 23),
+    ("integer", 23),
+    ("int", 23),
+    ("text", 25),
+    ("oid", 26),
+    ("json", 114),
+    ("float4", 700),
+    ("real", 700),
+    ("float8", 701),
+    ("double precision", 701),
+    ("varchar", 1043),
+    ("character varying", 1043),
+    ("bpchar", 1042),
+    ("character", 1042),
+    ("date", 1082),
+    ("time", 1083),
+    ("time without time zone", 1083),
+    ("timestamp", 1114),
+    ("timestamp without time zone", 1114),
+    ("timestamptz", 1184),
+    ("timestamp with time zone", 1184),
+    ("interval", 1186),
+    ("numeric", 1700),
+    ("decimal", 1700),
+    ("uuid", 2950),
+    ("jsonb", 3802),
+    ("regclass", 2205),
+    ("regtype", 2206),
+    ("record", 2249),
 ];
 
 /// `to_regtype(name)`: the OID of a built-in type, or NULL (drivers probe for extension types
@@ -131,18 +178,28 @@ fn to_regtype_udf() -> ScalarUDF {
         Volatility::Stable,
         Arc::new(|args: &[ColumnarValue]| {
             let lookup = |name: &str| {
-                let name = name.trim().trim_start_matches("pg_catalog.").to_ascii_lowercase();
-                TYPE_OIDS.iter().find(|(n, _)| *n == name).map(|(_, oid)| *oid)
+                let name = name
+                    .trim()
+                    .trim_start_matches("pg_catalog.")
+                    .to_ascii_lowercase();
+                TYPE_OIDS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, oid)| *oid)
             };
             match args.first() {
-                Some(ColumnarValue::Scalar(ScalarValue::Utf8(name))) => {
-                    Ok(ColumnarValue::Scalar(ScalarValue::Int32(name.as_deref().and_then(lookup))))
-                }
+                Some(ColumnarValue::Scalar(ScalarValue::Utf8(name))) => Ok(ColumnarValue::Scalar(
+                    ScalarValue::Int32(name.as_deref().and_then(lookup)),
+                )),
                 Some(ColumnarValue::Array(array)) => {
                     let names = array.as_string::<i32>();
                     let mut builder = Int32Builder::with_capacity(names.len());
                     for i in 0..names.len() {
-                        builder.append_option((!names.is_null(i)).then(|| lookup(names.value(i))).flatten());
+                        builder.append_option(
+                            (!names.is_null(i))
+                                .then(|| lookup(names.value(i)))
+                                .flatten(),
+                        );
                     }
                     Ok(ColumnarValue::Array(Arc::new(builder.finish())))
                 }
