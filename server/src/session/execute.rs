@@ -298,15 +298,21 @@ impl Session {
     ) -> Result<LogicalPlan, SqlError> {
         let state = self.ctx.state();
         let text = parsed.text_map();
-        let mut statement = statement.clone();
-        crate::session::rewrite::postgres_literals(&mut statement);
-        let original = DfStatement::Statement(Box::new(statement.clone()));
+        // The compatibility rewriter matches some client queries token by token: give it the
+        // statement as sent, then apply Runnel's own rewrites to its output.
         let rewritten = self
             .compat
             .parse(&statement.to_string())
             .ok()
             .filter(|statements| statements.len() == 1)
-            .and_then(|mut statements| statements.pop());
+            .and_then(|mut statements| statements.pop())
+            .map(|mut rewritten| {
+                crate::session::rewrite::postgres_literals(&mut rewritten);
+                rewritten
+            });
+        let mut statement = statement.clone();
+        crate::session::rewrite::postgres_literals(&mut statement);
+        let original = DfStatement::Statement(Box::new(statement));
         let Some(rewritten) = rewritten else {
             return state
                 .statement_to_plan(original)

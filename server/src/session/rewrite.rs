@@ -46,6 +46,9 @@ pub fn postgres_literals(statement: &mut Statement) {
         if let Expr::Like { escape_char, .. } | Expr::ILike { escape_char, .. } = expr {
             *escape_char = None;
         }
+        if let Some(query) = array_subquery(expr) {
+            *expr = Expr::Subquery(query);
+        }
         if let Expr::Subquery(query) = expr {
             aggregate_catalog_scalar_subquery(query);
         }
@@ -70,6 +73,39 @@ pub fn postgres_literals(statement: &mut Statement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// `ARRAY(SELECT x FROM ...)` (psql's `\\d` sends it) as `(SELECT array_agg(x) FROM ...)`.
+fn array_subquery(expr: &Expr) -> Option<Box<Query>> {
+    let Expr::Function(function) = expr else {
+        return None;
+    };
+    if !function.name.to_string().eq_ignore_ascii_case("array") {
+        return None;
+    }
+    let FunctionArguments::Subquery(query) = &function.args else {
+        return None;
+    };
+    let mut query = query.clone();
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return None;
+    };
+    if select.projection.len() != 1 {
+        return None;
+    }
+    let inner = match &select.projection[0] {
+        SelectItem::UnnamedExpr(inner) | SelectItem::ExprWithAlias { expr: inner, .. } => {
+            inner.clone()
+        }
+        _ => return None,
+    };
+    let aggregated = Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(&format!("array_agg({inner})"))
+        .and_then(|mut p| p.parse_expr())
+        .ok()?;
+    select.projection[0] = SelectItem::UnnamedExpr(aggregated);
+    query.order_by = None;
+    Some(query)
 }
 
 /// DataFusion only plans correlated scalar subqueries that aggregate. Client catalog queries

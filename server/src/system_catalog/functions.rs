@@ -13,7 +13,10 @@ pub fn all() -> Vec<ScalarUDF> {
     vec![
         ScalarUDF::new_from_impl(JsonBuildObject::new()),
         pg_get_serial_sequence(),
-        pg_collation_is_visible(),
+        always_visible("pg_collation_is_visible"),
+        always_visible("pg_function_is_visible"),
+        always_visible("pg_type_is_visible"),
+        always_visible("pg_operator_is_visible"),
         like_escape(),
     ]
 }
@@ -117,10 +120,11 @@ fn pg_get_serial_sequence() -> ScalarUDF {
     )
 }
 
-/// `pg_collation_is_visible(oid)`: every collation is in `pg_catalog`, which is always visible.
-fn pg_collation_is_visible() -> ScalarUDF {
+/// `pg_*_is_visible(oid)` for objects that all live in `pg_catalog` (always on the search path):
+/// collations, functions, types and operators. True for any non-NULL OID.
+fn always_visible(name: &str) -> ScalarUDF {
     create_udf(
-        "pg_collation_is_visible",
+        name,
         vec![DataType::Int32],
         DataType::Boolean,
         Volatility::Stable,
