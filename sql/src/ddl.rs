@@ -409,8 +409,8 @@ fn lookup(catalog: &Catalog, name: &str, text: &TextMap<'_>) -> Result<CatalogOb
     })
 }
 
-/// A batch of non-null text columns.
-fn string_batch(names: &[&str], columns: Vec<Vec<String>>) -> RecordBatch {
+/// A batch of non-null text columns (for statements that answer with a small table).
+pub fn string_batch(names: &[&str], columns: Vec<Vec<String>>) -> RecordBatch {
     let fields: Vec<Field> = names
         .iter()
         .map(|n| Field::new(*n, DataType::Utf8, false))

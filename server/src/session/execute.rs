@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, RecordBatch, StringArray, UInt64Array};
+use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ParamValues;
 use datafusion::execution::SendableRecordBatchStream;
@@ -402,20 +402,11 @@ impl Session {
         &self,
         variable: &[datafusion::sql::sqlparser::ast::Ident],
     ) -> Result<Executed, SqlError> {
-        let words: Vec<String> = variable
-            .iter()
-            .map(|i| i.value.to_ascii_lowercase())
-            .collect();
-        let name = match words
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice()
-        {
-            ["all"] => {
+        let name = match show_target(variable) {
+            ShowTarget::All => {
                 let settings = lock(&self.settings).all();
-                let batch = text_batch(
-                    &["name", "setting", "description"],
+                let batch = ddl::string_batch(
+                    &SHOW_ALL_COLUMNS,
                     vec![
                         settings.iter().map(|s| s.0.clone()).collect(),
                         settings.iter().map(|s| s.1.clone()).collect(),
@@ -424,20 +415,14 @@ impl Session {
                 );
                 return Ok(rows("SHOW", batch));
             }
-            ["tables"] => return Ok(rows("SHOW", ddl::show_tables(&self.catalog))),
-            ["transaction", "isolation", "level"] => "transaction_isolation".to_string(),
-            ["time", "zone"] => "TimeZone".to_string(),
-            _ => variable
-                .iter()
-                .map(|i| i.value.as_str())
-                .collect::<Vec<_>>()
-                .join("."),
+            ShowTarget::Tables => return Ok(rows("SHOW", ddl::show_tables(&self.catalog))),
+            ShowTarget::Parameter(name) => name,
         };
         let value = lock(&self.settings).get(&name)?;
-        let column = Settings::canonical_name(&name).to_ascii_lowercase();
+        let column = show_column(&name);
         Ok(rows(
             "SHOW",
-            text_batch(&[column.as_str()], vec![vec![value]]),
+            ddl::string_batch(&[column.as_str()], vec![vec![value]]),
         ))
     }
 
@@ -593,6 +578,50 @@ fn copy_query(source: &CopySource, parsed: &ParsedStatement) -> Result<Statement
     }
 }
 
+/// What `SHOW ...` asks for.
+enum ShowTarget {
+    /// `SHOW ALL`.
+    All,
+    /// `SHOW TABLES`.
+    Tables,
+    /// One parameter, by the name `Settings` knows it.
+    Parameter(String),
+}
+
+const SHOW_ALL_COLUMNS: [&str; 3] = ["name", "setting", "description"];
+
+fn show_target(variable: &[datafusion::sql::sqlparser::ast::Ident]) -> ShowTarget {
+    let words: Vec<String> = variable
+        .iter()
+        .map(|i| i.value.to_ascii_lowercase())
+        .collect();
+    match words
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["all"] => ShowTarget::All,
+        ["tables"] => ShowTarget::Tables,
+        ["transaction", "isolation", "level"] => {
+            ShowTarget::Parameter("transaction_isolation".into())
+        }
+        ["time", "zone"] => ShowTarget::Parameter("TimeZone".into()),
+        _ => ShowTarget::Parameter(
+            variable
+                .iter()
+                .map(|i| i.value.as_str())
+                .collect::<Vec<_>>()
+                .join("."),
+        ),
+    }
+}
+
+/// The result column of `SHOW name`: the parameter's name in lower case, as PostgreSQL does.
+fn show_column(name: &str) -> String {
+    Settings::canonical_name(name).to_ascii_lowercase()
+}
+
 /// Result schemas of statements Runnel answers itself, for Describe before Execute.
 fn static_result_schema(statement: &Statement) -> Option<SchemaRef> {
     let text = |names: &[&str]| {
@@ -607,32 +636,11 @@ fn static_result_schema(statement: &Statement) -> Option<SchemaRef> {
         Statement::ShowTables { .. } => text(&["name", "kind"]),
         Statement::ShowCreate { .. } => text(&["name", "create_statement"]),
         Statement::ExplainTable { .. } => text(&["column_name", "data_type", "is_nullable"]),
-        Statement::ShowVariable { variable } => {
-            let words: Vec<String> = variable
-                .iter()
-                .map(|i| i.value.to_ascii_lowercase())
-                .collect();
-            match words
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .as_slice()
-            {
-                ["all"] => text(&["name", "setting", "description"]),
-                ["tables"] => text(&["name", "kind"]),
-                ["transaction", "isolation", "level"] => text(&["transaction_isolation"]),
-                ["time", "zone"] => text(&["timezone"]),
-                _ => {
-                    let name = variable
-                        .iter()
-                        .map(|i| i.value.as_str())
-                        .collect::<Vec<_>>()
-                        .join(".");
-                    let column = Settings::canonical_name(&name).to_ascii_lowercase();
-                    text(&[column.as_str()])
-                }
-            }
-        }
+        Statement::ShowVariable { variable } => match show_target(variable) {
+            ShowTarget::All => text(&SHOW_ALL_COLUMNS),
+            ShowTarget::Tables => text(&["name", "kind"]),
+            ShowTarget::Parameter(name) => text(&[show_column(&name).as_str()]),
+        },
         _ => None,
     }
 }
@@ -701,18 +709,4 @@ fn rows(command: &'static str, batch: RecordBatch) -> Executed {
         stream,
         command,
     })
-}
-
-fn text_batch(names: &[&str], columns: Vec<Vec<String>>) -> RecordBatch {
-    let schema = Arc::new(Schema::new(
-        names
-            .iter()
-            .map(|n| Field::new(*n, DataType::Utf8, false))
-            .collect::<Vec<_>>(),
-    ));
-    let arrays = columns
-        .into_iter()
-        .map(|c| Arc::new(StringArray::from(c)) as Arc<dyn Array>)
-        .collect();
-    RecordBatch::try_new(schema.clone(), arrays).unwrap_or_else(|_| RecordBatch::new_empty(schema))
 }

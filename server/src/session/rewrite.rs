@@ -155,18 +155,11 @@ fn aggregate_catalog_scalar_subquery(query: &mut Query) {
             .and_then(|mut p| p.parse_expr())
             .ok()
     };
-    match &mut select.projection[0] {
-        SelectItem::UnnamedExpr(inner) => {
-            if let Some(wrapped) = wrap(inner) {
-                *inner = wrapped;
-            }
-        }
-        SelectItem::ExprWithAlias { expr: inner, .. } => {
-            if let Some(wrapped) = wrap(inner) {
-                *inner = wrapped;
-            }
-        }
-        _ => {}
+    if let SelectItem::UnnamedExpr(inner) | SelectItem::ExprWithAlias { expr: inner, .. } =
+        &mut select.projection[0]
+        && let Some(wrapped) = wrap(inner)
+    {
+        *inner = wrapped;
     }
 }
 

@@ -27,19 +27,29 @@ struct Parameter {
     description: &'static str,
 }
 
-const fn rw(
+const fn param(
     name: &'static str,
     default: &'static str,
+    access: Access,
     reported: bool,
     description: &'static str,
 ) -> Parameter {
     Parameter {
         name,
         default,
-        access: Access::ReadWrite,
+        access,
         reported,
         description,
     }
+}
+
+const fn rw(
+    name: &'static str,
+    default: &'static str,
+    reported: bool,
+    description: &'static str,
+) -> Parameter {
+    param(name, default, Access::ReadWrite, reported, description)
 }
 
 const fn ro(
@@ -48,13 +58,7 @@ const fn ro(
     reported: bool,
     description: &'static str,
 ) -> Parameter {
-    Parameter {
-        name,
-        default,
-        access: Access::ReadOnly,
-        reported,
-        description,
-    }
+    param(name, default, Access::ReadOnly, reported, description)
 }
 
 const PARAMETERS: &[Parameter] = &[

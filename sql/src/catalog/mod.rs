@@ -139,7 +139,7 @@ impl Catalog {
             match crate::ddl::plan_view_definition(state, &def.definition).await {
                 Ok(plan) => {
                     let view = Arc::new(ViewTable::new(plan, Some(def.definition.clone())));
-                    write(&self.objects)
+                    write_guard(&self.objects)
                         .insert(def.name.clone(), CatalogObject::View { def, view });
                 }
                 Err(error) => failures.push((def.name.clone(), error)),
@@ -208,7 +208,7 @@ impl Catalog {
         let existing = self.get(name);
         match &existing {
             Some(object) if or_replace && object.kind() == ObjectKind::View => {
-                if let Some(dependent) = self.first_dependent(name) {
+                if let Some(dependent) = self.dependents(name).into_iter().next() {
                     return Err(SqlError::unsupported(format!(
                         "cannot replace view \"{name}\" because view \"{dependent}\" depends on it"
                     ))
@@ -325,10 +325,6 @@ impl Catalog {
             .collect()
     }
 
-    fn first_dependent(&self, name: &str) -> Option<String> {
-        self.dependents(name).into_iter().next()
-    }
-
     fn check_free(&self, name: &str) -> Result<(), SqlError> {
         if read(&self.objects).contains_key(name)
             || lock(&self.pending_views).iter().any(|v| v.name == name)
@@ -413,8 +409,4 @@ fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
 fn write_guard<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    write_guard(lock)
 }
