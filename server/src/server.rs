@@ -55,7 +55,9 @@ impl Server {
         })?;
         let store = Arc::new(store);
         let catalog = Catalog::open(store).map_err(ServerError::Catalog)?;
-        let template = build_session_state(catalog.clone()).map_err(ServerError::Catalog)?;
+        let template = build_session_state(catalog.clone())
+            .await
+            .map_err(ServerError::Catalog)?;
         for (view, error) in catalog.restore_views(&template).await {
             tracing::error!(view, error = %error, "a stored view no longer plans; it is unavailable until fixed");
         }

@@ -35,12 +35,11 @@ grep -q "psql_big" <<<"$out" && fail '\dt must not list views'
 out=$("${psql_cmd[@]}" -c '\dv')
 expect '\dv lists the view' "psql_big" "$out"
 
-# Not yet: `\d <table>` (psql's row-security policy query does not plan on the pg_catalog
-# emulation; see the issue notes). The column listing it needs is checked through DESCRIBE.
-out=$("${psql_cmd[@]}" -c 'DESCRIBE psql_t')
-expect 'DESCRIBE shows a column' "amount" "$out"
-expect 'DESCRIBE shows types' "double precision" "$out"
-expect 'DESCRIBE shows types' "timestamp without time zone" "$out"
+out=$("${psql_cmd[@]}" -c '\d psql_t')
+expect '\d names the table' 'Table "public.psql_t"' "$out"
+expect '\d shows a column' "amount" "$out"
+expect '\d shows types' "double precision" "$out"
+expect '\d shows types' "timestamp without time zone" "$out"
 
 out=$("${psql_cmd[@]}" -c '\d psql_big')
 expect '\d shows the view' 'View "public.psql_big"' "$out"
@@ -51,7 +50,12 @@ expect '\d lists relations' "psql_t" "$out"
 out=$("${psql_cmd[@]}" -c '\dn')
 expect '\dn lists public' "public" "$out"
 
-# Not yet: `\df` (needs pg_get_function_result / pg_get_function_arguments; see the issue notes).
+# \df lists user functions (none); \dfS shows the signatures of built-in ones.
+out=$("${psql_cmd[@]}" -c '\df')
+expect '\df answers' "List of functions" "$out"
+out=$("${psql_cmd[@]}" -c '\dfS pg_catalog.lower')
+expect '\dfS shows the result type' "text" "$out"
+grep -qE 'lower +\| text +\| text +\| func' <<<"$out" || { echo "$out" >&2; fail '\dfS lower signature'; }
 
 # An error keeps the session usable, and points at the mistake.
 out=$("${psql_cmd[@]}" -v ON_ERROR_STOP=0 2>&1 <<'SQL'

@@ -349,11 +349,6 @@ def test_sqlalchemy_has_table(engine, table_and_view, run_prefix):
     assert inspector.has_table(run_prefix + "no_such_table") is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SQLAlchemy's column reflection uses correlated scalar subqueries inside CASE that "
-    "DataFusion 55 cannot plan (ScalarSubquery in a physical plan); tracked in the issue notes",
-)
 def test_sqlalchemy_columns(engine, table_and_view):
     table, _ = table_and_view
     columns = sqlalchemy.inspect(engine).get_columns(table)
@@ -374,11 +369,6 @@ def test_sqlalchemy_columns(engine, table_and_view):
     assert [c["default"] for c in columns] == [None] * 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SQLAlchemy's column reflection uses correlated scalar subqueries inside CASE that "
-    "DataFusion 55 cannot plan (ScalarSubquery in a physical plan); tracked in the issue notes",
-)
 def test_sqlalchemy_view_columns(engine, table_and_view):
     _, view = table_and_view
     columns = sqlalchemy.inspect(engine).get_columns(view)

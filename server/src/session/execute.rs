@@ -298,12 +298,18 @@ impl Session {
     ) -> Result<LogicalPlan, SqlError> {
         let state = self.ctx.state();
         let text = parsed.text_map();
-        // The compatibility rewriter matches some client queries token by token: give it the
-        // statement as sent, then apply Runnel's own rewrites to its output.
-        let rewritten = self
-            .compat
-            .parse(&statement.to_string())
-            .ok()
+        // The compatibility rewriter is for catalog queries; it matches some client queries
+        // token by token, in the clients' own spelling, so it gets the text as sent whenever
+        // the statement is the one the user wrote (not a query taken out of COPY). Runnel's
+        // own rewrites then apply to its output.
+        let source = if statement == &parsed.statement {
+            parsed.text().to_string()
+        } else {
+            statement.to_string()
+        };
+        let rewritten = (!crate::session::rewrite::reads_user_tables_only(statement))
+            .then(|| self.compat.parse(&source).ok())
+            .flatten()
             .filter(|statements| statements.len() == 1)
             .and_then(|mut statements| statements.pop())
             .map(|mut rewritten| {

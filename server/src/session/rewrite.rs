@@ -1,10 +1,12 @@
-//! PostgreSQL literal forms DataFusion reads differently, rewritten before planning.
+//! PostgreSQL forms DataFusion reads differently (literals, LIKE ESCAPE, client catalog
+//! subqueries), rewritten before planning.
 
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Query,
-    SelectItem, SetExpr, Statement, TableFactor, Value, visit_expressions_mut,
+    DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, JoinOperator,
+    Query, Select, SelectItem, SetExpr, Statement, TableFactor, Value, visit_expressions_mut,
+    visit_relations,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -52,6 +54,11 @@ pub fn postgres_literals(statement: &mut Statement) {
         if let Expr::Subquery(query) = expr {
             aggregate_catalog_scalar_subquery(query);
         }
+        if let Expr::Subquery(query) = expr
+            && empty_catalog_subquery(query)
+        {
+            *expr = Expr::Value(Value::Null.into());
+        }
         if let Expr::Cast {
             data_type: DataType::Bytea,
             expr: inner,
@@ -73,6 +80,28 @@ pub fn postgres_literals(statement: &mut Statement) {
         }
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// True when `statement` reads tables and all of them are user tables (none in `pg_catalog` or
+/// `information_schema`). Such statements skip the client-compatibility rewriter, whose rules
+/// are written for catalog queries (it turns correlated subqueries in a select list into NULL).
+pub fn reads_user_tables_only(statement: &Statement) -> bool {
+    let mut user = 0;
+    let mut system = 0;
+    let _ = visit_relations(statement, |name| {
+        let first = name
+            .0
+            .first()
+            .map(|part| part.to_string().to_ascii_lowercase())
+            .unwrap_or_default();
+        if first == "pg_catalog" || first == "information_schema" || first.starts_with("pg_") {
+            system += 1;
+        } else {
+            user += 1;
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    user > 0 && system == 0
 }
 
 /// `ARRAY(SELECT x FROM ...)` (psql's `\\d` sends it) as `(SELECT array_agg(x) FROM ...)`.
@@ -108,16 +137,54 @@ fn array_subquery(expr: &Expr) -> Option<Box<Query>> {
     Some(query)
 }
 
-/// DataFusion only plans correlated scalar subqueries that aggregate. Client catalog queries
-/// (SQLAlchemy's column reflection, for one) use plain ones that return at most one row by
-/// construction (a lookup by OID); over `pg_catalog` tables such a subquery is wrapped in `max`,
-/// which gives the same row. User queries are left alone: there PostgreSQL's "more than one row"
-/// check matters.
-fn aggregate_catalog_scalar_subquery(query: &mut Query) {
-    let SetExpr::Select(select) = query.body.as_mut() else {
-        return;
+/// `pg_catalog` tables that are empty in every Runnel database, because Runnel has no objects of
+/// their kind: sequences, column defaults, row-security policies, triggers, table inheritance,
+/// extended statistics and publications (the DDL that would create them is refused).
+const EMPTY_CATALOG_TABLES: &[&str] = &[
+    "pg_sequence",
+    "pg_attrdef",
+    "pg_policy",
+    "pg_trigger",
+    "pg_inherits",
+    "pg_statistic_ext",
+    "pg_publication",
+];
+
+/// A scalar subquery that reads one of [`EMPTY_CATALOG_TABLES`] on a side every row must come
+/// from (the first table, or an inner or cross join) returns no rows, so its value is NULL. It is
+/// replaced by NULL: clients such as SQLAlchemy look up defaults and sequences with correlated
+/// subqueries DataFusion cannot decorrelate (outer columns inside the selected expression).
+/// Not for subqueries that aggregate with `count`, which answer 0 over no rows.
+fn empty_catalog_subquery(query: &Query) -> bool {
+    let SetExpr::Select(select) = query.body.as_ref() else {
+        return false;
     };
-    let only_catalog = !select.from.is_empty()
+    let is_empty_table = |relation: &TableFactor| match relation {
+        TableFactor::Table { name, .. } => name.0.last().is_some_and(|last| {
+            let last = last.to_string().to_ascii_lowercase();
+            EMPTY_CATALOG_TABLES.contains(&last.as_str())
+        }),
+        _ => false,
+    };
+    let reads_empty = select.from.iter().any(|from| {
+        is_empty_table(&from.relation)
+            || from.joins.iter().any(|join| {
+                matches!(
+                    join.join_operator,
+                    JoinOperator::Join(_) | JoinOperator::Inner(_) | JoinOperator::CrossJoin(_)
+                ) && is_empty_table(&join.relation)
+            })
+    });
+    let counts = select
+        .projection
+        .iter()
+        .any(|item| item.to_string().to_ascii_lowercase().contains("count("));
+    reads_empty && !counts && select.having.is_none() && reads_only_catalog(select)
+}
+
+/// True when every relation in the FROM clause is a `pg_catalog` table.
+fn reads_only_catalog(select: &Select) -> bool {
+    !select.from.is_empty()
         && select.from.iter().all(|from| {
             std::iter::once(&from.relation)
                 .chain(from.joins.iter().map(|j| &j.relation))
@@ -128,7 +195,19 @@ fn aggregate_catalog_scalar_subquery(query: &mut Query) {
                     }
                     _ => false,
                 })
-        });
+        })
+}
+
+/// DataFusion only plans correlated scalar subqueries that aggregate. Client catalog queries
+/// (SQLAlchemy's column reflection, for one) use plain ones that return at most one row by
+/// construction (a lookup by OID); over `pg_catalog` tables such a subquery is wrapped in `max`,
+/// which gives the same row. User queries are left alone: there PostgreSQL's "more than one row"
+/// check matters.
+fn aggregate_catalog_scalar_subquery(query: &mut Query) {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let only_catalog = reads_only_catalog(select);
     let grouped =
         !matches!(&select.group_by, GroupByExpr::Expressions(exprs, _) if exprs.is_empty());
     if !only_catalog || grouped || select.projection.len() != 1 {
@@ -188,5 +267,67 @@ mod tests {
                 .remove(0);
         postgres_literals(&mut statement);
         assert_eq!(statement.to_string(), "SELECT decode('00ff41', 'hex')");
+    }
+}
+
+#[cfg(test)]
+mod catalog_subquery_tests {
+    use super::*;
+
+    fn rewritten(sql: &str) -> String {
+        let mut statement = Parser::parse_sql(&PostgreSqlDialect {}, sql)
+            .expect("parses")
+            .remove(0);
+        postgres_literals(&mut statement);
+        statement.to_string()
+    }
+
+    #[test]
+    fn lookups_in_empty_catalog_tables_are_null() {
+        // SQLAlchemy's identity lookup: outer columns inside the selected expression.
+        assert_eq!(
+            rewritten(
+                "SELECT CASE WHEN a.attidentity <> '' THEN (SELECT json_build_object('always', \
+                 a.attidentity = 'a', 'start', s.seqstart) FROM pg_catalog.pg_sequence s \
+                 WHERE s.seqrelid = a.attrelid) ELSE NULL END AS identity FROM pg_catalog.pg_attribute a"
+            ),
+            "SELECT CASE WHEN a.attidentity <> '' THEN NULL ELSE NULL END AS identity \
+             FROM pg_catalog.pg_attribute a"
+        );
+    }
+
+    #[test]
+    fn counts_and_optional_joins_and_user_tables_are_kept() {
+        for sql in [
+            "SELECT (SELECT count(*) FROM pg_catalog.pg_attrdef d WHERE d.adrelid = c.oid) FROM pg_catalog.pg_class c",
+            "SELECT (SELECT max(c2.relname) FROM pg_catalog.pg_class c2 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c2.oid WHERE c2.oid = c.oid) FROM pg_catalog.pg_class c",
+            "SELECT (SELECT max(x) FROM pg_sequence_user WHERE k = c.oid) FROM pg_catalog.pg_class c",
+        ] {
+            assert!(
+                !rewritten(sql).contains("NULL"),
+                "{sql} -> {}",
+                rewritten(sql)
+            );
+        }
+    }
+
+    #[test]
+    fn user_queries_are_told_apart_from_catalog_queries() {
+        let parse = |sql: &str| {
+            Parser::parse_sql(&PostgreSqlDialect {}, sql)
+                .expect("parses")
+                .remove(0)
+        };
+        assert!(reads_user_tables_only(&parse(
+            "SELECT t.id, (SELECT max(u.x) FROM u WHERE u.k = t.id) FROM t"
+        )));
+        for sql in [
+            "SELECT 1",
+            "SELECT relname FROM pg_catalog.pg_class",
+            "SELECT * FROM pg_class JOIN t ON true",
+            "SELECT table_name FROM information_schema.tables",
+        ] {
+            assert!(!reads_user_tables_only(&parse(sql)), "{sql}");
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! functions such as `format_type` and `pg_get_userbyid`, `regclass` casts), and the functions
 //! PostgreSQL clients call on connect that the emulation leaves out (`version()`).
 
+pub mod function_signatures;
 pub mod functions;
 
 use std::sync::Arc;
@@ -52,7 +53,7 @@ impl PgCatalogContextProvider for Roles {
 }
 
 /// Builds the template session state over `catalog`.
-pub fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlError> {
+pub async fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlError> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE, DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(false)
@@ -95,6 +96,12 @@ pub fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlErr
     for function in functions::all() {
         ctx.register_udf(function);
     }
+    function_signatures::register(&ctx).await.map_err(|e| {
+        SqlError::new(
+            SqlState::INTERNAL_ERROR,
+            format!("pg_catalog function signatures: {}", e.strip_backtrace()),
+        )
+    })?;
 
     let state = ctx.state();
     let state = SessionStateBuilder::new_from_existing(state)
