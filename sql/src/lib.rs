@@ -4,8 +4,9 @@
 //! them (keeping each statement's place in the text so errors can point at it), [`catalog`] is
 //! the model of every named object (tables, views; later sources, sinks and materialized views)
 //! and its persistence, [`ddl`] plans and applies catalog changes, [`types`] teaches DataFusion's
-//! planner the type names Runnel accepts beyond DataFusion's own, and [`error`] classifies every
-//! failure with a SQLSTATE and a position.
+//! planner the type names Runnel accepts beyond DataFusion's own, [`flink`] parses Flink's
+//! `CREATE TABLE` dialect (watermarks, computed and metadata columns, `WITH` options), and
+//! [`error`] classifies every failure with a SQLSTATE and a position.
 //!
 //! Queries themselves are planned and run by DataFusion over the catalog, which is a DataFusion
 //! `SchemaProvider`. No I/O beyond the engine's store, no async runtime of its own.
@@ -13,6 +14,7 @@
 pub mod catalog;
 pub mod ddl;
 pub mod error;
+pub mod flink;
 pub mod parser;
 pub mod types;
 

@@ -1,0 +1,23 @@
+//! The streaming runtime's building blocks: what flows between operators ([`message`]), how
+//! event time becomes watermarks at a source ([`watermark`]), and the operators themselves
+//! ([`operator`], [`calc`], [`window`]) the hash [`exchange`] between parallel instances, and the [`runtime`] that runs them as tasks.
+//!
+//! Everything here is vectorized over Arrow batches. Operators are plain synchronous state
+//! machines driven by the runtime with one message at a time; they never block and never touch
+//! channels themselves, so they can be tested (and later checkpointed) in isolation.
+
+pub mod calc;
+pub mod error;
+pub mod exchange;
+pub mod message;
+pub mod operator;
+pub mod runtime;
+pub mod watermark;
+pub mod window;
+
+#[cfg(test)]
+mod pipeline_tests;
+
+pub use error::StreamError;
+pub use message::{EventTime, Message, StreamBatch};
+pub use operator::{Operator, OperatorMetrics};

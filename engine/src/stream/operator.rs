@@ -1,0 +1,69 @@
+//! The operator contract the runtime drives.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{EventTime, Message, StreamBatch, StreamError};
+
+/// A streaming operator: a synchronous state machine fed one message at a time.
+///
+/// Outputs are pushed to `out`; the runtime forwards them downstream in order. An operator
+/// forwards watermarks itself (after emitting what they released), so results always precede
+/// the watermark that caused them.
+pub trait Operator: Send {
+    /// Processes rows.
+    fn on_batch(&mut self, batch: StreamBatch, out: &mut Vec<Message>) -> Result<(), StreamError>;
+
+    /// Processes a watermark advance.
+    fn on_watermark(
+        &mut self,
+        watermark: EventTime,
+        out: &mut Vec<Message>,
+    ) -> Result<(), StreamError>;
+
+    /// The input ended: flush everything, then the runtime sends [`Message::End`] downstream.
+    fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError>;
+
+    /// Counters shown in the jobs table.
+    fn metrics(&self) -> &OperatorMetrics;
+}
+
+/// Counters of one operator instance, readable while the job runs.
+#[derive(Debug, Default)]
+pub struct OperatorMetrics {
+    rows_in: AtomicU64,
+    rows_out: AtomicU64,
+    late_rows_dropped: AtomicU64,
+}
+
+impl OperatorMetrics {
+    /// Counts rows received.
+    pub fn add_rows_in(&self, rows: usize) {
+        self.rows_in.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+
+    /// Counts rows emitted.
+    pub fn add_rows_out(&self, rows: usize) {
+        self.rows_out.fetch_add(rows as u64, Ordering::Relaxed);
+    }
+
+    /// Counts rows dropped because every window they belong to had already fired.
+    pub fn add_late_rows(&self, rows: usize) {
+        self.late_rows_dropped
+            .fetch_add(rows as u64, Ordering::Relaxed);
+    }
+
+    /// Rows received so far.
+    pub fn rows_in(&self) -> u64 {
+        self.rows_in.load(Ordering::Relaxed)
+    }
+
+    /// Rows emitted so far.
+    pub fn rows_out(&self) -> u64 {
+        self.rows_out.load(Ordering::Relaxed)
+    }
+
+    /// Late rows dropped so far.
+    pub fn late_rows_dropped(&self) -> u64 {
+        self.late_rows_dropped.load(Ordering::Relaxed)
+    }
+}
