@@ -1,5 +1,5 @@
-//! Event-time windows (Flink's TUMBLE, HOP and CUMULATE) and the operator that aggregates
-//! rows per window and key.
+//! Event-time windows (Flink's TUMBLE, HOP, CUMULATE and SESSION) and the operators that
+//! aggregate rows per window and key.
 //!
 //! A window `[start, end)` fires once, when the watermark reaches `end - 1 ms`; its
 //! `window_time` is `end - 1 ms`. A row is dropped as late only when every window it belongs
@@ -7,9 +7,13 @@
 
 mod aggregate;
 mod assign;
+mod session;
 
 pub use aggregate::{WindowAggregate, WindowAggregateSpec};
 pub use assign::WindowKind;
+pub use session::{SessionAggregate, SessionAggregateSpec};
 
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -22,7 +22,7 @@ use super::{WindowAggregate, WindowAggregateSpec, WindowKind};
 use crate::stream::watermark::WatermarkGenerator;
 use crate::stream::{Message, Operator};
 
-fn schema() -> SchemaRef {
+pub(crate) fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
         Field::new("k", DataType::Utf8, true),
@@ -48,8 +48,9 @@ pub(crate) fn rows(rows: &[(i64, Option<&str>, i64)]) -> RecordBatch {
     .expect("batch")
 }
 
-/// COUNT(*), SUM(v), MAX(v) grouped by k.
-pub(crate) fn spec(window: WindowKind) -> WindowAggregateSpec {
+/// COUNT(*) AS cnt, SUM(v) AS total, MAX(v) AS biggest.
+pub(crate) fn aggregates() -> Vec<Arc<datafusion::physical_expr::aggregate::AggregateFunctionExpr>>
+{
     let schema = schema();
     let v: Arc<dyn PhysicalExpr> = Arc::new(Column::new("v", 2));
     let one: Arc<dyn PhysicalExpr> = Arc::new(Literal::new(ScalarValue::Int64(Some(1))));
@@ -62,16 +63,21 @@ pub(crate) fn spec(window: WindowKind) -> WindowAggregateSpec {
                 .expect("aggregate"),
         )
     };
+    vec![
+        build(count_udaf(), one, "cnt"),
+        build(sum_udaf(), v.clone(), "total"),
+        build(max_udaf(), v, "biggest"),
+    ]
+}
+
+/// COUNT(*), SUM(v), MAX(v) grouped by k.
+pub(crate) fn spec(window: WindowKind) -> WindowAggregateSpec {
     WindowAggregateSpec {
-        input_schema: schema.clone(),
+        input_schema: schema(),
         time_column: 0,
         window,
         keys: vec![(Arc::new(Column::new("k", 1)), "k".to_string())],
-        aggregates: vec![
-            build(count_udaf(), one, "cnt"),
-            build(sum_udaf(), v.clone(), "total"),
-            build(max_udaf(), v, "biggest"),
-        ],
+        aggregates: aggregates(),
     }
 }
 

@@ -1,0 +1,424 @@
+//! Session windows (Flink's `SESSION(TABLE t, DESCRIPTOR(ts), gap)`): per key, rows closer than
+//! `gap` form one session `[first, last + gap)`; sessions that overlap or touch merge.
+//!
+//! A session fires once, when the watermark reaches `end - 1 ms`, and is never reopened: a
+//! later row that would have touched it starts a new session. As for the other windows, each
+//! row is judged against the watermark at its arrival, so results do not depend on batching.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, RecordBatch, TimestampMillisecondArray, UInt32Array,
+};
+use datafusion::arrow::compute::take;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::logical_expr::Accumulator;
+use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
+use datafusion::physical_plan::PhysicalExpr;
+use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
+use datafusion::physical_plan::aggregates::order::GroupOrdering;
+use datafusion::scalar::ScalarValue;
+
+use super::super::message::WATERMARK_MIN;
+use super::super::watermark::event_time_millis;
+use super::super::{EventTime, Message, Operator, OperatorMetrics, StreamBatch, StreamError};
+
+/// What a session-window aggregation computes.
+#[derive(Debug, Clone)]
+pub struct SessionAggregateSpec {
+    /// Schema of the incoming rows.
+    pub input_schema: SchemaRef,
+    /// Index of the event-time column (a timestamp) in the input.
+    pub time_column: usize,
+    /// Inactivity gap in milliseconds.
+    pub gap: i64,
+    /// Grouping keys (sessions are per key), with their output names.
+    pub keys: Vec<(Arc<dyn PhysicalExpr>, String)>,
+    /// The aggregates.
+    pub aggregates: Vec<Arc<AggregateFunctionExpr>>,
+}
+
+struct Session {
+    start: EventTime,
+    end: EventTime,
+    accumulators: Vec<Box<dyn Accumulator>>,
+    /// Rows of the current batch not yet fed to the accumulators.
+    pending: Vec<u32>,
+}
+
+/// The session-window aggregate operator. Output rows: `window_start`, `window_end`,
+/// `window_time`, the keys, then the aggregates.
+pub struct SessionAggregate {
+    spec: SessionAggregateSpec,
+    output_schema: SchemaRef,
+    time_zone: Option<Arc<str>>,
+    groups: Option<Box<dyn GroupValues>>,
+    /// Key values of each group id, for output.
+    key_values: Vec<Vec<ScalarValue>>,
+    /// Open sessions of each group id, sorted by start, pairwise apart by more than touching.
+    sessions: Vec<Vec<Session>>,
+    /// `(end, group, start)` of every open session: firing order.
+    by_end: BTreeSet<(EventTime, usize, EventTime)>,
+    watermark: EventTime,
+    group_ids: Vec<usize>,
+    metrics: OperatorMetrics,
+}
+
+impl std::fmt::Debug for SessionAggregate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionAggregate")
+            .field("gap", &self.spec.gap)
+            .field("open_sessions", &self.by_end.len())
+            .finish()
+    }
+}
+
+/// Columns of one batch, evaluated once.
+struct Evaluated {
+    keys: Vec<ArrayRef>,
+    inputs: Vec<Vec<ArrayRef>>,
+}
+
+impl SessionAggregate {
+    /// Builds the operator; the gap must be positive and the time column a timestamp.
+    pub fn try_new(spec: SessionAggregateSpec) -> Result<Self, StreamError> {
+        if spec.gap <= 0 {
+            return Err(StreamError::InvalidWindow(format!(
+                "the session gap must be positive, got {} ms",
+                spec.gap
+            )));
+        }
+        let time_field = spec
+            .input_schema
+            .fields()
+            .get(spec.time_column)
+            .ok_or_else(|| StreamError::Internal("event-time column out of range".into()))?;
+        let DataType::Timestamp(_, time_zone) = time_field.data_type() else {
+            return Err(StreamError::InvalidWindow(format!(
+                "the window time column \"{}\" must be a TIMESTAMP, it is {}",
+                time_field.name(),
+                time_field.data_type()
+            )));
+        };
+        let time_zone = time_zone.clone();
+        let window_type = DataType::Timestamp(TimeUnit::Millisecond, time_zone.clone());
+        let mut key_fields = Vec::with_capacity(spec.keys.len());
+        for (expr, name) in &spec.keys {
+            key_fields.push(Field::new(
+                name,
+                expr.data_type(&spec.input_schema)?,
+                expr.nullable(&spec.input_schema)?,
+            ));
+        }
+        let groups = if key_fields.is_empty() {
+            None
+        } else {
+            Some(new_group_values(
+                Arc::new(Schema::new(key_fields.clone())),
+                &GroupOrdering::None,
+            )?)
+        };
+        let mut fields = vec![
+            Field::new("window_start", window_type.clone(), false),
+            Field::new("window_end", window_type.clone(), false),
+            Field::new("window_time", window_type, false),
+        ];
+        fields.extend(key_fields);
+        fields.extend(spec.aggregates.iter().map(|a| a.field().as_ref().clone()));
+        Ok(SessionAggregate {
+            output_schema: Arc::new(Schema::new(fields)),
+            time_zone,
+            groups,
+            key_values: Vec::new(),
+            sessions: Vec::new(),
+            by_end: BTreeSet::new(),
+            watermark: WATERMARK_MIN,
+            group_ids: Vec::new(),
+            spec,
+            metrics: OperatorMetrics::default(),
+        })
+    }
+
+    /// The schema of emitted rows.
+    pub fn output_schema(&self) -> SchemaRef {
+        self.output_schema.clone()
+    }
+
+    /// Number of sessions holding state.
+    pub fn open_sessions(&self) -> usize {
+        self.by_end.len()
+    }
+
+    fn new_session(&self, start: EventTime, end: EventTime) -> Result<Session, StreamError> {
+        let accumulators = self
+            .spec
+            .aggregates
+            .iter()
+            .map(|a| a.create_accumulator())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Session {
+            start,
+            end,
+            accumulators,
+            pending: Vec::new(),
+        })
+    }
+
+    /// Feeds a session's pending rows of the current batch to its accumulators.
+    fn flush(session: &mut Session, batch: &Evaluated) -> Result<(), StreamError> {
+        if session.pending.is_empty() {
+            return Ok(());
+        }
+        let indices = UInt32Array::from(std::mem::take(&mut session.pending));
+        for (accumulator, values) in session.accumulators.iter_mut().zip(&batch.inputs) {
+            let taken = values
+                .iter()
+                .map(|v| take(v.as_ref(), &indices, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            accumulator.update_batch(&taken)?;
+        }
+        Ok(())
+    }
+
+    /// Emits and removes the sessions of `group` whose end - 1 is at or below `watermark`.
+    fn fire_group(
+        &mut self,
+        group: usize,
+        watermark: EventTime,
+        batch: Option<&Evaluated>,
+        emitted_under: EventTime,
+        out: &mut Vec<Message>,
+    ) -> Result<(), StreamError> {
+        let Some(sessions) = self.sessions.get_mut(group) else {
+            return Ok(());
+        };
+        let mut fired = Vec::new();
+        let mut index = 0;
+        while index < sessions.len() {
+            if sessions[index].end - 1 > watermark {
+                index += 1;
+            } else {
+                fired.push(sessions.remove(index));
+            }
+        }
+        for mut session in fired {
+            self.by_end.remove(&(session.end, group, session.start));
+            if let Some(batch) = batch {
+                Self::flush(&mut session, batch)?;
+            }
+            let row = self.emit(group, &mut session)?;
+            self.metrics.add_rows_out(row.num_rows());
+            out.push(Message::Batch(StreamBatch::uniform(row, emitted_under)));
+        }
+        Ok(())
+    }
+
+    fn emit(&self, group: usize, session: &mut Session) -> Result<RecordBatch, StreamError> {
+        let bound = |value: EventTime| -> ArrayRef {
+            Arc::new(
+                TimestampMillisecondArray::from(vec![value])
+                    .with_timezone_opt(self.time_zone.clone()),
+            )
+        };
+        let mut columns = vec![
+            bound(session.start),
+            bound(session.end),
+            bound(session.end - 1),
+        ];
+        if let Some(keys) = self.key_values.get(group) {
+            for key in keys {
+                columns.push(key.to_array()?);
+            }
+        }
+        for accumulator in &mut session.accumulators {
+            columns.push(accumulator.evaluate()?.to_array()?);
+        }
+        Ok(RecordBatch::try_new(self.output_schema.clone(), columns)?)
+    }
+
+    /// Adds one row (index `row` of the batch) at `time` to `group`'s sessions.
+    fn add_row(&mut self, group: usize, row: u32, time: EventTime) -> Result<(), StreamError> {
+        let gap = self.spec.gap;
+        let (start, end) = (time, time.saturating_add(gap));
+        // Sessions that overlap or touch [start, end).
+        let touching: Vec<usize> = self.sessions[group]
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.start <= end && s.end >= start)
+            .map(|(i, _)| i)
+            .collect();
+        let Some(&first) = touching.first() else {
+            let mut session = self.new_session(start, end)?;
+            session.pending.push(row);
+            self.by_end.insert((end, group, start));
+            let sessions = &mut self.sessions[group];
+            let at = sessions.partition_point(|s| s.start < start);
+            sessions.insert(at, session);
+            return Ok(());
+        };
+        // Merge every touching session into the first one (they are contiguous in start order).
+        let mut merged_start = start;
+        let mut merged_end = end;
+        let mut absorbed = Vec::new();
+        for &i in touching.iter().skip(1).rev() {
+            absorbed.push(self.sessions[group].remove(i));
+        }
+        let target = &mut self.sessions[group][first];
+        self.by_end.remove(&(target.end, group, target.start));
+        for mut other in absorbed {
+            self.by_end.remove(&(other.end, group, other.start));
+            merged_start = merged_start.min(other.start);
+            merged_end = merged_end.max(other.end);
+            for (into, from) in target.accumulators.iter_mut().zip(&mut other.accumulators) {
+                let state = from
+                    .state()?
+                    .iter()
+                    .map(|s| s.to_array())
+                    .collect::<Result<Vec<_>, _>>()?;
+                into.merge_batch(&state)?;
+            }
+            target.pending.append(&mut other.pending);
+        }
+        target.start = target.start.min(merged_start);
+        target.end = target.end.max(merged_end);
+        target.pending.push(row);
+        self.by_end.insert((target.end, group, target.start));
+        Ok(())
+    }
+}
+
+impl Operator for SessionAggregate {
+    fn on_batch(&mut self, batch: StreamBatch, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        let rows = batch.num_rows();
+        if rows == 0 {
+            return Ok(());
+        }
+        self.metrics.add_rows_in(rows);
+        let data = &batch.data;
+        let times = event_time_millis(data.column(self.spec.time_column).as_ref())?;
+        if times.null_count() > 0 {
+            return Err(StreamError::NullEventTime {
+                column: self
+                    .spec
+                    .input_schema
+                    .field(self.spec.time_column)
+                    .name()
+                    .clone(),
+            });
+        }
+        let mut evaluated = Evaluated {
+            keys: Vec::with_capacity(self.spec.keys.len()),
+            inputs: Vec::with_capacity(self.spec.aggregates.len()),
+        };
+        for (expr, _) in &self.spec.keys {
+            evaluated.keys.push(expr.evaluate(data)?.into_array(rows)?);
+        }
+        for aggregate in &self.spec.aggregates {
+            let mut values = Vec::new();
+            for expr in aggregate.expressions() {
+                values.push(expr.evaluate(data)?.into_array(rows)?);
+            }
+            evaluated.inputs.push(values);
+        }
+        let mut group_ids = std::mem::take(&mut self.group_ids);
+        match self.groups.as_mut() {
+            Some(groups) => groups.intern(&evaluated.keys, &mut group_ids)?,
+            None => {
+                group_ids.clear();
+                group_ids.resize(rows, 0);
+            }
+        }
+        let known = self.sessions.len();
+        let total = self.groups.as_ref().map_or(1, |g| g.len());
+        if total > known {
+            self.sessions.resize_with(total, Vec::new);
+            self.key_values.resize_with(total, Vec::new);
+            let mut first_row = vec![None; total - known];
+            for (row, &group) in group_ids.iter().enumerate() {
+                if group >= known && first_row[group - known].is_none() {
+                    first_row[group - known] = Some(row);
+                }
+            }
+            for (offset, row) in first_row.into_iter().enumerate() {
+                if let Some(row) = row {
+                    let mut values = Vec::with_capacity(evaluated.keys.len());
+                    for key in &evaluated.keys {
+                        values.push(ScalarValue::try_from_array(key, row)?);
+                    }
+                    self.key_values[known + offset] = values;
+                }
+            }
+        }
+
+        let arrival = batch.arrival_watermark.values();
+        let emitted_under = self.watermark;
+        let mut late = 0;
+        let mut touched = Vec::new();
+        for (row, (&time, &arrived)) in times.values().iter().zip(arrival.iter()).enumerate() {
+            let group = group_ids[row];
+            let fired_at = arrived.max(self.watermark);
+            // Sessions of this key that had fired by the time the row arrived are emitted now,
+            // so the row cannot reopen them.
+            self.fire_group(group, fired_at, Some(&evaluated), emitted_under, out)?;
+            let end = time.saturating_add(self.spec.gap);
+            let joins_open = self.sessions[group]
+                .iter()
+                .any(|s| s.start <= end && s.end >= time);
+            if !joins_open && end - 1 <= fired_at {
+                late += 1;
+                continue;
+            }
+            self.add_row(group, row as u32, time)?;
+            touched.push(group);
+        }
+        self.metrics.add_late_rows(late);
+        touched.sort_unstable();
+        touched.dedup();
+        for group in touched {
+            for session in &mut self.sessions[group] {
+                Self::flush(session, &evaluated)?;
+            }
+        }
+        self.group_ids = group_ids;
+        Ok(())
+    }
+
+    fn on_watermark(
+        &mut self,
+        watermark: EventTime,
+        out: &mut Vec<Message>,
+    ) -> Result<(), StreamError> {
+        if watermark <= self.watermark {
+            return Ok(());
+        }
+        let emitted_under = self.watermark;
+        let due: Vec<usize> = self
+            .by_end
+            .iter()
+            .take_while(|(end, _, _)| end - 1 <= watermark)
+            .map(|(_, group, _)| *group)
+            .collect();
+        let mut groups = due;
+        groups.dedup();
+        for group in groups {
+            self.fire_group(group, watermark, None, emitted_under, out)?;
+        }
+        self.watermark = watermark;
+        out.push(Message::Watermark(watermark));
+        Ok(())
+    }
+
+    fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        let emitted_under = self.watermark;
+        for group in 0..self.sessions.len() {
+            self.fire_group(group, EventTime::MAX, None, emitted_under, out)?;
+        }
+        self.watermark = EventTime::MAX;
+        Ok(())
+    }
+
+    fn metrics(&self) -> &OperatorMetrics {
+        &self.metrics
+    }
+}
