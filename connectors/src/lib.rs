@@ -1,3 +1,6 @@
-//! Runnel connectors: sources and sinks (Kafka, files, datagen, print, blackhole) behind the engine's
-//! source and sink traits. Empty until the streaming issues add the first connectors; it exists so
-//! the dependency direction `connectors -> engine` of DESIGN.md is fixed from the start.
+//! Runnel connectors: sources and sinks (files, datagen, Kafka, print, blackhole) behind the
+//! engine's [`SplitReader`](runnel_engine::stream::source::SplitReader) and sink traits.
+//!
+//! [`filesystem`] reads JSON-lines and CSV files, one split per file.
+
+pub mod filesystem;

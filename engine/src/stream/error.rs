@@ -24,6 +24,9 @@ pub enum StreamError {
     /// A window definition that cannot be run (e.g. a HOP size that is not a multiple of its slide).
     #[error("{0}")]
     InvalidWindow(String),
+    /// A source could not read its input (the message names the file, partition or offset).
+    #[error("{0}")]
+    Source(String),
     /// The engine was handed data of a shape the plan did not promise: a bug, not bad input.
     #[error("internal error: {0}")]
     Internal(String),

@@ -1,6 +1,7 @@
 //! The streaming runtime's building blocks: what flows between operators ([`message`]), how
-//! event time becomes watermarks at a source ([`watermark`]), and the operators themselves
-//! ([`operator`], [`calc`], [`window`]) the hash [`exchange`] between parallel instances, and the [`runtime`] that runs them as tasks.
+//! sources read splits and event time becomes watermarks ([`source`], [`watermark`]), the
+//! operators ([`operator`], [`calc`], [`window`]), the hash [`exchange`] between parallel
+//! instances, and the [`runtime`] that runs them as tasks.
 //!
 //! Everything here is vectorized over Arrow batches. Operators are plain synchronous state
 //! machines driven by the runtime with one message at a time; they never block and never touch
@@ -12,6 +13,7 @@ pub mod exchange;
 pub mod message;
 pub mod operator;
 pub mod runtime;
+pub mod source;
 pub mod watermark;
 pub mod window;
 

@@ -50,12 +50,13 @@ async fn pipeline(window: WindowKind, parallelism: usize, batch_size: usize) -> 
         let mut generator = WatermarkGenerator::new(watermark_expr(3));
         for chunk in input().chunks(batch_size) {
             let stamped = generator.stamp(rows(chunk)).expect("stamp");
-            output.send_for_test(Message::Batch(stamped)).await;
+            output.send(Message::Batch(stamped)).await.expect("send");
             output
-                .send_for_test(Message::Watermark(generator.current()))
-                .await;
+                .send(Message::Watermark(generator.current()))
+                .await
+                .expect("send");
         }
-        output.send_for_test(Message::End).await;
+        output.send(Message::End).await.expect("send");
     });
     let mut batches = Vec::new();
     let mut ends = 0;

@@ -32,7 +32,7 @@ pub enum Output {
 
 impl Output {
     /// Sends `message`; false when every receiver is gone (the job is being torn down).
-    async fn send(&mut self, message: Message) -> Result<bool, StreamError> {
+    pub async fn send(&mut self, message: Message) -> Result<bool, StreamError> {
         match self {
             Output::Forward(sender) => Ok(sender.send(message).await.is_ok()),
             Output::Partition(partitioner, senders) => match message {
@@ -127,12 +127,4 @@ fn min_active(watermarks: &[EventTime], ended: &[bool]) -> EventTime {
         .map(|(w, _)| *w)
         .min()
         .unwrap_or(EventTime::MAX)
-}
-
-impl Output {
-    /// Sends from a test harness acting as a source.
-    #[cfg(test)]
-    pub(crate) async fn send_for_test(&mut self, message: Message) {
-        let _ = self.send(message).await;
-    }
 }
