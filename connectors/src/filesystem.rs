@@ -107,29 +107,25 @@ impl FileSplitReader {
                     return;
                 }
             };
-            let batches: Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>> = match format {
-                FileFormat::Json => match JsonReaderBuilder::new(schema)
+            type Batches = Box<dyn Iterator<Item = Result<RecordBatch, ArrowError>>>;
+            let reader: Result<Batches, ArrowError> = match format {
+                FileFormat::Json => JsonReaderBuilder::new(schema)
                     .with_batch_size(FILE_BATCH_SIZE)
                     .build(file)
-                {
-                    Ok(reader) => Box::new(reader),
-                    Err(e) => {
-                        let _ = sender.blocking_send(Err(context(&e)));
-                        return;
-                    }
-                },
-                FileFormat::Csv { delimiter } => match CsvReaderBuilder::new(schema)
+                    .map(|reader| Box::new(reader) as Batches),
+                FileFormat::Csv { delimiter } => CsvReaderBuilder::new(schema)
                     .with_header(false)
                     .with_delimiter(delimiter)
                     .with_batch_size(FILE_BATCH_SIZE)
                     .build(file)
-                {
-                    Ok(reader) => Box::new(reader),
-                    Err(e) => {
-                        let _ = sender.blocking_send(Err(context(&e)));
-                        return;
-                    }
-                },
+                    .map(|reader| Box::new(reader) as Batches),
+            };
+            let batches = match reader {
+                Ok(batches) => batches,
+                Err(e) => {
+                    let _ = sender.blocking_send(Err(context(&e)));
+                    return;
+                }
             };
             for batch in batches {
                 let failed = batch.is_err();
