@@ -2,7 +2,7 @@
 
 use tokio_postgres::error::{ErrorPosition, SqlState};
 
-use crate::harness::{TestServer, db_error, simple_rows};
+use crate::harness::{TestServer, db_error, expect_sqlstate, simple_rows};
 
 fn position(error: &tokio_postgres::Error) -> Option<u32> {
     match db_error(error).position() {
@@ -15,11 +15,7 @@ fn position(error: &tokio_postgres::Error) -> Option<u32> {
 async fn syntax_error_has_42601_and_position_then_session_works() {
     let server = TestServer::start().await;
     let client = server.connect().await;
-    let error = client
-        .simple_query("SELEC 1")
-        .await
-        .expect_err("syntax error");
-    assert_eq!(error.code(), Some(&SqlState::SYNTAX_ERROR));
+    let error = expect_sqlstate(&client, "SELEC 1", SqlState::SYNTAX_ERROR).await;
     assert_eq!(position(&error), Some(1));
     assert!(
         db_error(&error).message().contains("SELEC"),
@@ -31,11 +27,12 @@ async fn syntax_error_has_42601_and_position_then_session_works() {
         vec![vec![Some("1".to_string())]]
     );
     // The position counts characters of the whole string, across statements.
-    let error = client
-        .simple_query("SELECT 1; SELECT * FROM t WHERE")
-        .await
-        .expect_err("syntax error");
-    assert_eq!(error.code(), Some(&SqlState::SYNTAX_ERROR));
+    let error = expect_sqlstate(
+        &client,
+        "SELECT 1; SELECT * FROM t WHERE",
+        SqlState::SYNTAX_ERROR,
+    )
+    .await;
     assert!(position(&error).is_some_and(|p| p > 10));
     // Same through the extended protocol.
     let error = client.prepare("SELEC 1").await.expect_err("syntax error");
@@ -55,11 +52,7 @@ async fn syntax_error_has_42601_and_position_then_session_works() {
 async fn unknown_table_and_column() {
     let server = TestServer::start().await;
     let client = server.connect().await;
-    let error = client
-        .simple_query("SELECT * FROM nowhere")
-        .await
-        .expect_err("unknown table");
-    assert_eq!(error.code(), Some(&SqlState::UNDEFINED_TABLE));
+    let error = expect_sqlstate(&client, "SELECT * FROM nowhere", SqlState::UNDEFINED_TABLE).await;
     assert_eq!(
         db_error(&error).message(),
         "relation \"nowhere\" does not exist"
@@ -69,11 +62,7 @@ async fn unknown_table_and_column() {
         .batch_execute("CREATE TABLE t (id INT)")
         .await
         .expect("create");
-    let error = client
-        .simple_query("SELECT nope FROM t")
-        .await
-        .expect_err("unknown column");
-    assert_eq!(error.code(), Some(&SqlState::UNDEFINED_COLUMN));
+    let error = expect_sqlstate(&client, "SELECT nope FROM t", SqlState::UNDEFINED_COLUMN).await;
     assert_eq!(position(&error), Some(8));
     let error = client
         .query("SELECT id FROM missing WHERE id = $1", &[&1i32])
@@ -99,21 +88,19 @@ async fn type_errors_and_runtime_errors() {
         code == SqlState::UNDEFINED_FUNCTION || code == SqlState::DATATYPE_MISMATCH,
         "type error code was {code:?}"
     );
-    let error = client
-        .simple_query("SELECT CAST('abc' AS INT)")
-        .await
-        .expect_err("cast error");
-    assert_eq!(error.code(), Some(&SqlState::INVALID_TEXT_REPRESENTATION));
-    let error = client
-        .simple_query("SELECT 1 / 0")
-        .await
-        .expect_err("division by zero");
-    assert_eq!(error.code(), Some(&SqlState::DIVISION_BY_ZERO));
-    let error = client
-        .simple_query("SELECT no_such_function(1)")
-        .await
-        .expect_err("unknown function");
-    assert_eq!(error.code(), Some(&SqlState::UNDEFINED_FUNCTION));
+    expect_sqlstate(
+        &client,
+        "SELECT CAST('abc' AS INT)",
+        SqlState::INVALID_TEXT_REPRESENTATION,
+    )
+    .await;
+    expect_sqlstate(&client, "SELECT 1 / 0", SqlState::DIVISION_BY_ZERO).await;
+    expect_sqlstate(
+        &client,
+        "SELECT no_such_function(1)",
+        SqlState::UNDEFINED_FUNCTION,
+    )
+    .await;
     assert_eq!(
         simple_rows(&client, "SELECT 'still here'").await,
         vec![vec![Some("still here".to_string())]]
@@ -128,40 +115,31 @@ async fn catalog_errors() {
         .batch_execute("CREATE TABLE t (id INT); CREATE VIEW v AS SELECT id FROM t")
         .await
         .expect("setup");
-    let error = client
-        .simple_query("CREATE TABLE t (x INT)")
-        .await
-        .expect_err("duplicate");
-    assert_eq!(error.code(), Some(&SqlState::DUPLICATE_TABLE));
-    let error = client
-        .simple_query("DROP TABLE v")
-        .await
-        .expect_err("wrong kind");
-    assert_eq!(error.code(), Some(&SqlState::WRONG_OBJECT_TYPE));
-    let error = client
-        .simple_query("DROP TABLE t")
-        .await
-        .expect_err("dependent view");
-    assert_eq!(error.code(), Some(&SqlState::DEPENDENT_OBJECTS_STILL_EXIST));
-    let error = client
-        .simple_query("DROP TABLE nope")
-        .await
-        .expect_err("missing");
-    assert_eq!(error.code(), Some(&SqlState::UNDEFINED_TABLE));
+    expect_sqlstate(&client, "CREATE TABLE t (x INT)", SqlState::DUPLICATE_TABLE).await;
+    expect_sqlstate(&client, "DROP TABLE v", SqlState::WRONG_OBJECT_TYPE).await;
+    expect_sqlstate(
+        &client,
+        "DROP TABLE t",
+        SqlState::DEPENDENT_OBJECTS_STILL_EXIST,
+    )
+    .await;
+    expect_sqlstate(&client, "DROP TABLE nope", SqlState::UNDEFINED_TABLE).await;
     client
         .batch_execute("DROP TABLE IF EXISTS nope")
         .await
         .expect("if exists");
-    let error = client
-        .simple_query("CREATE TABLE k (id INT PRIMARY KEY)")
-        .await
-        .expect_err("unenforced constraint refused");
-    assert_eq!(error.code(), Some(&SqlState::FEATURE_NOT_SUPPORTED));
-    let error = client
-        .simple_query("CREATE TABLE other.t (id INT)")
-        .await
-        .expect_err("schema");
-    assert_eq!(error.code(), Some(&SqlState::INVALID_SCHEMA_NAME));
+    expect_sqlstate(
+        &client,
+        "CREATE TABLE k (id INT PRIMARY KEY)",
+        SqlState::FEATURE_NOT_SUPPORTED,
+    )
+    .await;
+    expect_sqlstate(
+        &client,
+        "CREATE TABLE other.t (id INT)",
+        SqlState::INVALID_SCHEMA_NAME,
+    )
+    .await;
     client
         .batch_execute("DROP TABLE t CASCADE")
         .await

@@ -160,6 +160,17 @@ pub async fn simple_rows(client: &Client, sql: &str) -> Vec<Vec<Option<String>>>
         .collect()
 }
 
+/// Runs `sql` (simple protocol), expects it to fail with `code`, and returns the error.
+pub async fn expect_sqlstate(
+    client: &tokio_postgres::Client,
+    sql: &str,
+    code: tokio_postgres::error::SqlState,
+) -> tokio_postgres::Error {
+    let error = client.simple_query(sql).await.map(|_| ()).expect_err(sql);
+    assert_eq!(error.code(), Some(&code), "{sql}: {error}");
+    error
+}
+
 /// The server-side error of a failed statement.
 pub fn db_error(error: &tokio_postgres::Error) -> &tokio_postgres::error::DbError {
     error

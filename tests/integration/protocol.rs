@@ -7,7 +7,9 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use rust_decimal::Decimal;
 use tokio_postgres::types::{FromSql, Type};
 
-use crate::harness::{TestServer, simple_rows};
+use tokio_postgres::error::SqlState;
+
+use crate::harness::{TestServer, expect_sqlstate, simple_rows};
 
 /// Decodes a binary `interval` as (microseconds, days, months).
 #[derive(Debug, PartialEq)]
@@ -381,14 +383,12 @@ async fn set_show_reset() {
         simple_rows(&client, "SHOW TimeZone").await,
         vec![vec![Some("Europe/Berlin".into())]]
     );
-    let error = client
-        .batch_execute("SET no_such_parameter = 1")
-        .await
-        .expect_err("unknown");
-    assert_eq!(
-        error.code(),
-        Some(&tokio_postgres::error::SqlState::UNDEFINED_OBJECT)
-    );
+    expect_sqlstate(
+        &client,
+        "SET no_such_parameter = 1",
+        SqlState::UNDEFINED_OBJECT,
+    )
+    .await;
     client
         .batch_execute("SET datafusion.execution.batch_size = 1024")
         .await

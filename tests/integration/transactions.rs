@@ -2,7 +2,7 @@
 
 use tokio_postgres::error::SqlState;
 
-use crate::harness::{TestServer, simple_rows};
+use crate::harness::{TestServer, expect_sqlstate, simple_rows};
 
 #[tokio::test]
 async fn error_inside_a_block_aborts_it_until_rollback() {
@@ -17,16 +17,8 @@ async fn error_inside_a_block_aborts_it_until_rollback() {
         .batch_execute("INSERT INTO t VALUES (1)")
         .await
         .expect("insert");
-    let error = client
-        .simple_query("SELEC 1")
-        .await
-        .expect_err("syntax error");
-    assert_eq!(error.code(), Some(&SqlState::SYNTAX_ERROR));
-    let error = client
-        .simple_query("SELECT 1")
-        .await
-        .expect_err("block is aborted");
-    assert_eq!(error.code(), Some(&SqlState::IN_FAILED_SQL_TRANSACTION));
+    expect_sqlstate(&client, "SELEC 1", SqlState::SYNTAX_ERROR).await;
+    expect_sqlstate(&client, "SELECT 1", SqlState::IN_FAILED_SQL_TRANSACTION).await;
     client.batch_execute("ROLLBACK").await.expect("rollback");
     // Autocommit: the insert was committed when it ran.
     assert_eq!(

@@ -66,11 +66,11 @@ impl HashPartitioner {
             self.indices[(*hash % self.partitions as u64) as usize].push(row as u32);
         }
         let mut out = Vec::new();
-        for (partition, list) in self.indices.iter().enumerate() {
+        for (partition, list) in self.indices.iter_mut().enumerate() {
             if list.is_empty() {
                 continue;
             }
-            let indices = UInt32Array::from(list.clone());
+            let indices = UInt32Array::from(std::mem::take(list));
             let data = take_record_batch(&batch.data, &indices)?;
             let arrival = take(&batch.arrival_watermark, &indices, None)?;
             let arrival = arrival

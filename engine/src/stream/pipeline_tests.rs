@@ -8,19 +8,13 @@ use super::Message;
 use super::exchange::HashPartitioner;
 use super::runtime::{Output, edge, run_operator};
 use super::watermark::WatermarkGenerator;
-use super::window::tests::{WINDOW_KINDS, result_lines, rows, run, spec, watermark_expr};
+use super::window::tests::{
+    WINDOW_KINDS, result_lines, rows, run, spec, wandering_input, watermark_expr,
+};
 use super::window::{WindowAggregate, WindowKind};
 
-/// 600 rows over three keys with a wandering clock; every 17th row is 25 ms behind.
 fn input() -> Vec<(i64, Option<&'static str>, i64)> {
-    let mut input = Vec::new();
-    let mut time = 0i64;
-    for i in 0..600i64 {
-        time += (i * 7919) % 13 - 4;
-        let row_time = if i % 17 == 0 { time - 25 } else { time };
-        input.push((row_time, Some(["x", "y", "z"][(i % 3) as usize]), i));
-    }
-    input
+    wandering_input(600, 17, 25)
 }
 
 /// Runs the pipeline at `parallelism`, feeding batches of `batch_size`.
@@ -90,4 +84,45 @@ async fn parallel_instances_give_the_single_instance_result() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn an_instance_watermark_is_the_minimum_of_inputs_still_running() {
+    use super::calc::Calc;
+    use datafusion::arrow::datatypes::Schema;
+
+    let (a, a_rx) = edge();
+    let (b, b_rx) = edge();
+    let (out_tx, mut out) = edge();
+    let forward = Calc::new(None, Vec::new(), Arc::new(Schema::empty()));
+    let task = tokio::spawn(run_operator(
+        Box::new(forward),
+        vec![a_rx, b_rx],
+        Output::Forward(out_tx),
+    ));
+    let next = |message: Option<Message>| match message {
+        Some(Message::Watermark(w)) => format!("watermark {w}"),
+        Some(Message::End) => "end".to_string(),
+        other => format!("{other:?}"),
+    };
+    a.send(Message::Watermark(5)).await.expect("send");
+    b.send(Message::Watermark(10)).await.expect("send");
+    // Nothing before both inputs have a watermark; then their minimum.
+    assert_eq!(next(within(out.recv()).await), "watermark 5");
+    a.send(Message::Watermark(20)).await.expect("send");
+    assert_eq!(next(within(out.recv()).await), "watermark 10");
+    // An ended input no longer holds the watermark back.
+    b.send(Message::End).await.expect("send");
+    assert_eq!(next(within(out.recv()).await), "watermark 20");
+    a.send(Message::End).await.expect("send");
+    assert_eq!(next(within(out.recv()).await), "end");
+    assert!(within(out.recv()).await.is_none());
+    task.await.expect("task").expect("operator");
+}
+
+/// Awaits `future`, failing the test instead of hanging when the message never comes.
+async fn within<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(std::time::Duration::from_secs(10), future)
+        .await
+        .expect("no message within 10 s")
 }

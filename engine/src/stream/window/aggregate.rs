@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, RecordBatch, TimestampMillisecondArray, UInt32Array,
-};
+use datafusion::arrow::array::{Array, ArrayRef, UInt32Array};
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::GroupsAccumulatorAdapter;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
@@ -17,9 +15,9 @@ use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group
 use datafusion::physical_plan::aggregates::order::GroupOrdering;
 
 use super::super::message::WATERMARK_MIN;
-use super::super::watermark::event_time_millis;
 use super::super::{EventTime, Message, Operator, OperatorMetrics, StreamBatch, StreamError};
 use super::WindowKind;
+use super::layout::{Evaluated, Layout};
 
 /// What a window aggregation computes.
 #[derive(Debug, Clone)]
@@ -50,9 +48,7 @@ struct WindowState {
 /// state is then freed. Windows with no rows emit nothing.
 pub struct WindowAggregate {
     spec: WindowAggregateSpec,
-    output_schema: SchemaRef,
-    key_schema: SchemaRef,
-    time_zone: Option<Arc<str>>,
+    layout: Layout,
     /// Open windows by `(end, start)`: firing order.
     open: BTreeMap<(EventTime, EventTime), WindowState>,
     watermark: EventTime,
@@ -73,39 +69,14 @@ impl WindowAggregate {
     /// Builds the operator; checks the window sizes and the event-time column.
     pub fn try_new(spec: WindowAggregateSpec) -> Result<Self, StreamError> {
         spec.window.validate()?;
-        let time_field = spec
-            .input_schema
-            .fields()
-            .get(spec.time_column)
-            .ok_or_else(|| StreamError::Internal("event-time column out of range".into()))?;
-        let DataType::Timestamp(_, time_zone) = time_field.data_type() else {
-            return Err(StreamError::InvalidWindow(format!(
-                "the window time column \"{}\" must be a TIMESTAMP, it is {}",
-                time_field.name(),
-                time_field.data_type()
-            )));
-        };
-        let time_zone = time_zone.clone();
-        let window_type = DataType::Timestamp(TimeUnit::Millisecond, time_zone.clone());
-        let mut key_fields = Vec::with_capacity(spec.keys.len());
-        for (expr, name) in &spec.keys {
-            key_fields.push(Field::new(
-                name,
-                expr.data_type(&spec.input_schema)?,
-                expr.nullable(&spec.input_schema)?,
-            ));
-        }
-        let mut fields = vec![
-            Field::new("window_start", window_type.clone(), false),
-            Field::new("window_end", window_type.clone(), false),
-            Field::new("window_time", window_type, false),
-        ];
-        fields.extend(key_fields.iter().cloned());
-        fields.extend(spec.aggregates.iter().map(|a| a.field().as_ref().clone()));
+        let layout = Layout::try_new(
+            &spec.input_schema,
+            spec.time_column,
+            &spec.keys,
+            &spec.aggregates,
+        )?;
         Ok(WindowAggregate {
-            output_schema: Arc::new(Schema::new(fields)),
-            key_schema: Arc::new(Schema::new(key_fields)),
-            time_zone,
+            layout,
             spec,
             open: BTreeMap::new(),
             watermark: WATERMARK_MIN,
@@ -115,7 +86,7 @@ impl WindowAggregate {
 
     /// The schema of emitted rows.
     pub fn output_schema(&self) -> SchemaRef {
-        self.output_schema.clone()
+        self.layout.output_schema.clone()
     }
 
     /// Number of windows holding state.
@@ -128,7 +99,7 @@ impl WindowAggregate {
             None
         } else {
             Some(new_group_values(
-                self.key_schema.clone(),
+                self.layout.key_schema.clone(),
                 &GroupOrdering::None,
             )?)
         };
@@ -193,7 +164,7 @@ impl WindowAggregate {
                 break;
             }
             let mut state = entry.remove();
-            let mut key_columns = match state.groups.as_mut() {
+            let key_columns = match state.groups.as_mut() {
                 Some(groups) => groups.emit(EmitTo::All)?,
                 None => Vec::new(),
             };
@@ -206,16 +177,9 @@ impl WindowAggregate {
                 .map(|a| a.len())
                 .or_else(|| key_columns.first().map(|k| k.len()))
                 .unwrap_or(1);
-            let bound = |value: EventTime| -> ArrayRef {
-                Arc::new(
-                    TimestampMillisecondArray::from_value(value, rows)
-                        .with_timezone_opt(self.time_zone.clone()),
-                )
-            };
-            let mut columns = vec![bound(start), bound(end), bound(end - 1)];
-            columns.append(&mut key_columns);
-            columns.append(&mut aggregates);
-            let batch = RecordBatch::try_new(self.output_schema.clone(), columns)?;
+            let batch = self
+                .layout
+                .output(start, end, rows, key_columns, aggregates)?;
             self.metrics.add_rows_out(batch.num_rows());
             out.push(Message::Batch(StreamBatch::uniform(batch, emitted_under)));
         }
@@ -230,30 +194,11 @@ impl Operator for WindowAggregate {
             return Ok(());
         }
         self.metrics.add_rows_in(rows);
-        let data = &batch.data;
-        let times = event_time_millis(data.column(self.spec.time_column).as_ref())?;
-        if times.null_count() > 0 {
-            return Err(StreamError::NullEventTime {
-                column: self
-                    .spec
-                    .input_schema
-                    .field(self.spec.time_column)
-                    .name()
-                    .clone(),
-            });
-        }
-        let mut keys = Vec::with_capacity(self.spec.keys.len());
-        for (expr, _) in &self.spec.keys {
-            keys.push(expr.evaluate(data)?.into_array(rows)?);
-        }
-        let mut inputs = Vec::with_capacity(self.spec.aggregates.len());
-        for aggregate in &self.spec.aggregates {
-            let mut values = Vec::new();
-            for expr in aggregate.expressions() {
-                values.push(expr.evaluate(data)?.into_array(rows)?);
-            }
-            inputs.push(values);
-        }
+        let Evaluated {
+            times,
+            keys,
+            inputs,
+        } = self.layout.evaluate(&batch.data)?;
 
         // (window end, window start, row) for every window each row still counts in.
         let arrival = batch.arrival_watermark.values();

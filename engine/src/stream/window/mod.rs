@@ -7,6 +7,7 @@
 
 mod aggregate;
 mod assign;
+mod layout;
 mod session;
 
 pub use aggregate::{WindowAggregate, WindowAggregateSpec};

@@ -8,11 +8,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, RecordBatch, TimestampMillisecondArray, UInt32Array,
-};
+use datafusion::arrow::array::{RecordBatch, UInt32Array};
 use datafusion::arrow::compute::take;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::logical_expr::Accumulator;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_plan::PhysicalExpr;
@@ -21,8 +19,8 @@ use datafusion::physical_plan::aggregates::order::GroupOrdering;
 use datafusion::scalar::ScalarValue;
 
 use super::super::message::WATERMARK_MIN;
-use super::super::watermark::event_time_millis;
 use super::super::{EventTime, Message, Operator, OperatorMetrics, StreamBatch, StreamError};
+use super::layout::{Evaluated, Layout};
 
 /// What a session-window aggregation computes.
 #[derive(Debug, Clone)]
@@ -51,8 +49,7 @@ struct Session {
 /// `window_time`, the keys, then the aggregates.
 pub struct SessionAggregate {
     spec: SessionAggregateSpec,
-    output_schema: SchemaRef,
-    time_zone: Option<Arc<str>>,
+    layout: Layout,
     groups: Option<Box<dyn GroupValues>>,
     /// Key values of each group id, for output.
     key_values: Vec<Vec<ScalarValue>>,
@@ -74,12 +71,6 @@ impl std::fmt::Debug for SessionAggregate {
     }
 }
 
-/// Columns of one batch, evaluated once.
-struct Evaluated {
-    keys: Vec<ArrayRef>,
-    inputs: Vec<Vec<ArrayRef>>,
-}
-
 impl SessionAggregate {
     /// Builds the operator; the gap must be positive and the time column a timestamp.
     pub fn try_new(spec: SessionAggregateSpec) -> Result<Self, StreamError> {
@@ -89,46 +80,22 @@ impl SessionAggregate {
                 spec.gap
             )));
         }
-        let time_field = spec
-            .input_schema
-            .fields()
-            .get(spec.time_column)
-            .ok_or_else(|| StreamError::Internal("event-time column out of range".into()))?;
-        let DataType::Timestamp(_, time_zone) = time_field.data_type() else {
-            return Err(StreamError::InvalidWindow(format!(
-                "the window time column \"{}\" must be a TIMESTAMP, it is {}",
-                time_field.name(),
-                time_field.data_type()
-            )));
-        };
-        let time_zone = time_zone.clone();
-        let window_type = DataType::Timestamp(TimeUnit::Millisecond, time_zone.clone());
-        let mut key_fields = Vec::with_capacity(spec.keys.len());
-        for (expr, name) in &spec.keys {
-            key_fields.push(Field::new(
-                name,
-                expr.data_type(&spec.input_schema)?,
-                expr.nullable(&spec.input_schema)?,
-            ));
-        }
-        let groups = if key_fields.is_empty() {
+        let layout = Layout::try_new(
+            &spec.input_schema,
+            spec.time_column,
+            &spec.keys,
+            &spec.aggregates,
+        )?;
+        let groups = if spec.keys.is_empty() {
             None
         } else {
             Some(new_group_values(
-                Arc::new(Schema::new(key_fields.clone())),
+                layout.key_schema.clone(),
                 &GroupOrdering::None,
             )?)
         };
-        let mut fields = vec![
-            Field::new("window_start", window_type.clone(), false),
-            Field::new("window_end", window_type.clone(), false),
-            Field::new("window_time", window_type, false),
-        ];
-        fields.extend(key_fields);
-        fields.extend(spec.aggregates.iter().map(|a| a.field().as_ref().clone()));
         Ok(SessionAggregate {
-            output_schema: Arc::new(Schema::new(fields)),
-            time_zone,
+            layout,
             groups,
             key_values: Vec::new(),
             sessions: Vec::new(),
@@ -142,7 +109,7 @@ impl SessionAggregate {
 
     /// The schema of emitted rows.
     pub fn output_schema(&self) -> SchemaRef {
-        self.output_schema.clone()
+        self.layout.output_schema.clone()
     }
 
     /// Number of sessions holding state.
@@ -215,55 +182,46 @@ impl SessionAggregate {
     }
 
     fn emit(&self, group: usize, session: &mut Session) -> Result<RecordBatch, StreamError> {
-        let bound = |value: EventTime| -> ArrayRef {
-            Arc::new(
-                TimestampMillisecondArray::from(vec![value])
-                    .with_timezone_opt(self.time_zone.clone()),
-            )
-        };
-        let mut columns = vec![
-            bound(session.start),
-            bound(session.end),
-            bound(session.end - 1),
-        ];
-        if let Some(keys) = self.key_values.get(group) {
-            for key in keys {
-                columns.push(key.to_array()?);
+        let mut keys = Vec::new();
+        if let Some(values) = self.key_values.get(group) {
+            for key in values {
+                keys.push(key.to_array()?);
             }
         }
+        let mut aggregates = Vec::with_capacity(session.accumulators.len());
         for accumulator in &mut session.accumulators {
-            columns.push(accumulator.evaluate()?.to_array()?);
+            aggregates.push(accumulator.evaluate()?.to_array()?);
         }
-        Ok(RecordBatch::try_new(self.output_schema.clone(), columns)?)
+        self.layout
+            .output(session.start, session.end, 1, keys, aggregates)
+    }
+
+    /// Indices of `group`'s open sessions that overlap or touch `[start, end)`: a contiguous
+    /// range, as sessions are sorted by start and apart from each other.
+    fn touching(&self, group: usize, start: EventTime, end: EventTime) -> std::ops::Range<usize> {
+        let sessions = &self.sessions[group];
+        sessions.partition_point(|s| s.end < start)..sessions.partition_point(|s| s.start <= end)
     }
 
     /// Adds one row (index `row` of the batch) at `time` to `group`'s sessions.
     fn add_row(&mut self, group: usize, row: u32, time: EventTime) -> Result<(), StreamError> {
         let gap = self.spec.gap;
         let (start, end) = (time, time.saturating_add(gap));
-        // Sessions that overlap or touch [start, end).
-        let touching: Vec<usize> = self.sessions[group]
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.start <= end && s.end >= start)
-            .map(|(i, _)| i)
-            .collect();
-        let Some(&first) = touching.first() else {
+        let std::ops::Range {
+            start: first,
+            end: last,
+        } = self.touching(group, start, end);
+        if first >= last {
             let mut session = self.new_session(start, end)?;
             session.pending.push(row);
             self.by_end.insert((end, group, start));
-            let sessions = &mut self.sessions[group];
-            let at = sessions.partition_point(|s| s.start < start);
-            sessions.insert(at, session);
+            self.sessions[group].insert(first, session);
             return Ok(());
-        };
-        // Merge every touching session into the first one (they are contiguous in start order).
+        }
+        // Merge the others into the first one.
+        let absorbed: Vec<Session> = self.sessions[group].drain(first + 1..last).collect();
         let mut merged_start = start;
         let mut merged_end = end;
-        let mut absorbed = Vec::new();
-        for &i in touching.iter().skip(1).rev() {
-            absorbed.push(self.sessions[group].remove(i));
-        }
         let target = &mut self.sessions[group][first];
         self.by_end.remove(&(target.end, group, target.start));
         for mut other in absorbed {
@@ -295,32 +253,7 @@ impl Operator for SessionAggregate {
             return Ok(());
         }
         self.metrics.add_rows_in(rows);
-        let data = &batch.data;
-        let times = event_time_millis(data.column(self.spec.time_column).as_ref())?;
-        if times.null_count() > 0 {
-            return Err(StreamError::NullEventTime {
-                column: self
-                    .spec
-                    .input_schema
-                    .field(self.spec.time_column)
-                    .name()
-                    .clone(),
-            });
-        }
-        let mut evaluated = Evaluated {
-            keys: Vec::with_capacity(self.spec.keys.len()),
-            inputs: Vec::with_capacity(self.spec.aggregates.len()),
-        };
-        for (expr, _) in &self.spec.keys {
-            evaluated.keys.push(expr.evaluate(data)?.into_array(rows)?);
-        }
-        for aggregate in &self.spec.aggregates {
-            let mut values = Vec::new();
-            for expr in aggregate.expressions() {
-                values.push(expr.evaluate(data)?.into_array(rows)?);
-            }
-            evaluated.inputs.push(values);
-        }
+        let evaluated = self.layout.evaluate(&batch.data)?;
         let mut group_ids = std::mem::take(&mut self.group_ids);
         match self.groups.as_mut() {
             Some(groups) => groups.intern(&evaluated.keys, &mut group_ids)?,
@@ -355,16 +288,20 @@ impl Operator for SessionAggregate {
         let emitted_under = self.watermark;
         let mut late = 0;
         let mut touched = Vec::new();
-        for (row, (&time, &arrived)) in times.values().iter().zip(arrival.iter()).enumerate() {
+        for (row, (&time, &arrived)) in evaluated
+            .times
+            .values()
+            .iter()
+            .zip(arrival.iter())
+            .enumerate()
+        {
             let group = group_ids[row];
             let fired_at = arrived.max(self.watermark);
             // Sessions of this key that had fired by the time the row arrived are emitted now,
             // so the row cannot reopen them.
             self.fire_group(group, fired_at, Some(&evaluated), emitted_under, out)?;
             let end = time.saturating_add(self.spec.gap);
-            let joins_open = self.sessions[group]
-                .iter()
-                .any(|s| s.start <= end && s.end >= time);
+            let joins_open = !self.touching(group, time, end).is_empty();
             if !joins_open && end - 1 <= fired_at {
                 late += 1;
                 continue;

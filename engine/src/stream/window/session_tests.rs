@@ -2,13 +2,11 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
 use datafusion::physical_expr::expressions::Column;
 
-use super::tests::{aggregates, result_lines, rows, schema, watermark_expr};
+use super::tests::{aggregates, drive, schema, wandering_input};
 use super::{SessionAggregate, SessionAggregateSpec};
-use crate::stream::watermark::WatermarkGenerator;
-use crate::stream::{Message, Operator};
+use crate::stream::Operator;
 
 fn run(
     gap: i64,
@@ -24,28 +22,9 @@ fn run(
         aggregates: aggregates(),
     })
     .expect("operator");
-    let mut generator = WatermarkGenerator::new(watermark_expr(delay));
-    let mut out = Vec::new();
-    for chunk in input.chunks(batch_size) {
-        let stamped = generator.stamp(rows(chunk)).expect("stamp");
-        operator.on_batch(stamped, &mut out).expect("batch");
-        operator
-            .on_watermark(generator.current(), &mut out)
-            .expect("watermark");
-    }
-    operator.on_end(&mut out).expect("end");
+    let lines = drive(&mut operator, delay, input, batch_size);
     assert_eq!(operator.open_sessions(), 0, "all state freed at the end");
-    let batches: Vec<RecordBatch> = out
-        .into_iter()
-        .filter_map(|m| match m {
-            Message::Batch(b) => Some(b.data),
-            _ => None,
-        })
-        .collect();
-    (
-        result_lines(&operator.output_schema(), &batches),
-        operator.metrics().late_rows_dropped(),
-    )
+    (lines, operator.metrics().late_rows_dropped())
 }
 
 #[test]
@@ -96,13 +75,7 @@ fn a_fired_session_is_never_reopened_and_late_rows_are_counted() {
 
 #[test]
 fn session_results_do_not_depend_on_batch_size() {
-    let mut input = Vec::new();
-    let mut time = 0i64;
-    for i in 0..400i64 {
-        time += (i * 7919) % 23 - 6;
-        let row_time = if i % 13 == 0 { time - 40 } else { time };
-        input.push((row_time, Some(["x", "y", "z"][(i % 3) as usize]), i));
-    }
+    let input = wandering_input(400, 13, 40);
     let (expected, expected_late) = run(8, 3, &input, 4096);
     assert!(expected_late > 0, "the input has late rows");
     for batch_size in [1, 7] {

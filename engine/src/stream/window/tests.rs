@@ -103,8 +103,22 @@ pub(crate) fn run(
     input: &[(i64, Option<&str>, i64)],
     batch_size: usize,
 ) -> (Vec<String>, u64) {
-    let mut generator = WatermarkGenerator::new(watermark_expr(delay_ms));
     let mut operator = WindowAggregate::try_new(spec(window)).expect("operator");
+    let lines = drive(&mut operator, delay_ms, input, batch_size);
+    assert_eq!(operator.open_windows(), 0, "all state freed at the end");
+    (lines, operator.metrics().late_rows_dropped())
+}
+
+/// Feeds `input` to `operator` through a watermark generator (`ts - delay_ms`) in batches of
+/// `batch_size`, sending the watermark after every batch, then ends the input. Returns the
+/// sorted result lines (see [`result_lines`]).
+pub(crate) fn drive(
+    operator: &mut dyn Operator,
+    delay_ms: i64,
+    input: &[(i64, Option<&str>, i64)],
+    batch_size: usize,
+) -> Vec<String> {
+    let mut generator = WatermarkGenerator::new(watermark_expr(delay_ms));
     let mut out = Vec::new();
     for chunk in input.chunks(batch_size) {
         let stamped = generator.stamp(rows(chunk)).expect("stamp");
@@ -114,7 +128,6 @@ pub(crate) fn run(
             .expect("watermark");
     }
     operator.on_end(&mut out).expect("end");
-    assert_eq!(operator.open_windows(), 0, "all state freed at the end");
     let batches: Vec<RecordBatch> = out
         .into_iter()
         .filter_map(|m| match m {
@@ -122,8 +135,31 @@ pub(crate) fn run(
             _ => None,
         })
         .collect();
-    let lines = result_lines(&operator.output_schema(), &batches);
-    (lines, operator.metrics().late_rows_dropped())
+    let Some(first) = batches.first() else {
+        return Vec::new();
+    };
+    result_lines(&first.schema(), &batches)
+}
+
+/// `rows` rows over three keys with a wandering clock (steps of -4..8 ms); every
+/// `behind_every`-th row is `behind_by` ms behind the clock, late for some windows.
+pub(crate) fn wandering_input(
+    rows: i64,
+    behind_every: i64,
+    behind_by: i64,
+) -> Vec<(i64, Option<&'static str>, i64)> {
+    let mut input = Vec::new();
+    let mut time = 0i64;
+    for i in 0..rows {
+        time += (i * 7919) % 13 - 4;
+        let row_time = if i % behind_every == 0 {
+            time - behind_by
+        } else {
+            time
+        };
+        input.push((row_time, Some(["x", "y", "z"][(i % 3) as usize]), i));
+    }
+    input
 }
 
 /// Sorted result lines `start end key count sum max` of the operator built by [`spec`].
@@ -238,16 +274,7 @@ fn a_window_fires_when_the_watermark_reaches_end_minus_one() {
 
 #[test]
 fn results_do_not_depend_on_batch_size() {
-    let mut input = Vec::new();
-    let mut time = 0i64;
-    for i in 0..500i64 {
-        // A wandering clock: mostly forward, sometimes back beyond the delay (late rows).
-        time += (i * 7919) % 13 - 4;
-        // Every 17th row is 25 ms behind the clock: late for some windows.
-        let row_time = if i % 17 == 0 { time - 25 } else { time };
-        let key = ["x", "y", "z"][(i % 3) as usize];
-        input.push((row_time, Some(key), i));
-    }
+    let input = wandering_input(500, 17, 25);
     for window in WINDOW_KINDS {
         let (expected, expected_late) = run(window, 3, &input, 4096);
         assert!(expected_late > 0, "the input has late rows");
