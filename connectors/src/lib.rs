@@ -1,6 +1,21 @@
-//! Runnel connectors: sources and sinks (files, datagen, Kafka, print, blackhole) behind the
-//! engine's [`SplitReader`](runnel_engine::stream::source::SplitReader) and sink traits.
+//! Runnel connectors: sources and sinks behind the engine's
+//! [`SplitReader`](runnel_engine::stream::source::SplitReader) and
+//! [`SinkWriter`](runnel_engine::stream::sink::SinkWriter) traits, with Flink SQL's connector
+//! names and options (see `docs/connectors.md`).
 //!
-//! [`filesystem`] reads JSON-lines and CSV files, one split per file.
+//! - [`registry`]: validate and open sources and sinks from a table's `WITH (...)` options.
+//! - [`filesystem`]: JSON-lines and CSV files, one split per file; [`sink::filesystem`] writes
+//!   part files.
+//! - [`datagen`]: generated rows (random values or sequences).
+//! - [`sink::print`] and [`sink::blackhole`].
+//! - [`options`] and [`error`]: typed option access and the user-facing errors.
 
+pub mod datagen;
+pub mod error;
 pub mod filesystem;
+pub mod options;
+pub mod registry;
+pub mod sink;
+
+pub use error::ConnectorError;
+pub use registry::{SourceSplits, open_sink, open_source, validate_sink, validate_source};

@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::{ConfigOverrides, ServerConfig};
+use crate::pipeline::output::OutputFormat;
+use crate::pipeline::{Mode, Pipeline, report};
 use crate::server::Server;
 
 /// Runnel: a streaming SQL engine you reach like a PostgreSQL database.
@@ -23,6 +25,34 @@ pub struct Cli {
 pub enum Command {
     /// Serve the PostgreSQL wire protocol over the data directory.
     Serve(ServeArgs),
+    /// Run the statements of a pipeline file: INSERT INTO jobs run until their bounded inputs
+    /// end (or Ctrl-C), SELECT results are printed to stdout.
+    Run(RunArgs),
+    /// Parse, bind and plan every statement of a pipeline file without running anything.
+    Check(CheckArgs),
+}
+
+/// Options of `runnel run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// Parallel instances of each keyed operator [default: number of cores].
+    #[arg(long)]
+    pub parallelism: Option<usize>,
+    /// How SELECT results are printed.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: OutputFormat,
+    /// Log filter in `tracing` syntax [default: warn].
+    #[arg(long, env = "RUNNEL_LOG")]
+    pub log: Option<String>,
+}
+
+/// Options of `runnel check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The pipeline file.
+    pub file: PathBuf,
 }
 
 /// Options of `runnel serve`. Each can also come from the environment or a TOML file
@@ -50,6 +80,8 @@ pub struct ServeArgs {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Run(args) => run_file(args),
+        Command::Check(args) => check_file(args),
     }
 }
 
@@ -89,6 +121,94 @@ fn serve(args: ServeArgs) -> ExitCode {
             eprintln!("runnel: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Some(runtime),
+        Err(error) => {
+            eprintln!("runnel: cannot start the async runtime: {error}");
+            None
+        }
+    }
+}
+
+fn read_file(path: &std::path::Path) -> Option<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(error) => {
+            eprintln!("runnel: cannot read {}: {error}", path.display());
+            None
+        }
+    }
+}
+
+fn run_file(args: RunArgs) -> ExitCode {
+    init_logging(args.log.as_deref().unwrap_or("warn"));
+    let Some(source) = read_file(&args.file) else {
+        return ExitCode::from(2);
+    };
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let parallelism = args.parallelism.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let file = args.file.display().to_string();
+    let outcome = runtime.block_on(async {
+        let mut pipeline = Pipeline::new(Mode::Run, parallelism);
+        let mut stdout = crate::pipeline::stdout_results(args.format);
+        let work = async {
+            let errors = pipeline.execute(&source, &mut stdout).await;
+            if let Some(error) = errors.into_iter().next() {
+                return Err(report::render(&file, &source, &error.error));
+            }
+            let progress = crate::pipeline::progress::start(pipeline.jobs());
+            let finished = pipeline.finish().await;
+            drop(progress);
+            finished.map_err(|e| report::render(&file, &source, &e))
+        };
+        tokio::select! {
+            outcome = work => outcome,
+            _ = tokio::signal::ctrl_c() => Err("runnel: interrupted; jobs stopped".to_string()),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_file(args: CheckArgs) -> ExitCode {
+    init_logging("warn");
+    let Some(source) = read_file(&args.file) else {
+        return ExitCode::from(2);
+    };
+    let Some(runtime) = runtime() else {
+        return ExitCode::FAILURE;
+    };
+    let file = args.file.display().to_string();
+    let errors = runtime.block_on(async {
+        let mut pipeline = Pipeline::new(Mode::Check, 1);
+        let mut stdout = crate::pipeline::stdout_results(OutputFormat::Csv);
+        pipeline.execute(&source, &mut stdout).await
+    });
+    for error in &errors {
+        eprintln!("{}", report::render(&file, &source, &error.error));
+    }
+    if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -7,12 +7,16 @@
 //!   catalog, `pg_catalog` and `information_schema`;
 //! - [`session`]: one client's state (settings, transaction block) and the execution of its
 //!   statements;
+//! - [`job`]: streaming jobs, a planned query running as tasks from source splits to a sink;
+//! - [`pipeline`]: `runnel run` and `runnel check` over pipeline files;
 //! - [`pgwire`]: the PostgreSQL wire protocol on top of the `pgwire` crate: startup, simple and
 //!   extended query protocols, result encoding, errors, cancel requests.
 
 pub mod cli;
 pub mod config;
+pub mod job;
 pub mod pgwire;
+pub mod pipeline;
 pub mod server;
 pub mod session;
 pub mod system_catalog;

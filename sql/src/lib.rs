@@ -5,7 +5,8 @@
 //! the model of every named object (tables, views; later sources, sinks and materialized views)
 //! and its persistence, [`ddl`] plans and applies catalog changes, [`types`] teaches DataFusion's
 //! planner the type names Runnel accepts beyond DataFusion's own, [`flink`] parses Flink's
-//! `CREATE TABLE` dialect (watermarks, computed and metadata columns, `WITH` options), and
+//! `CREATE TABLE` dialect (watermarks, computed and metadata columns, `WITH` options),
+//! [`streaming`] plans queries over stream tables into jobs, and
 //! [`error`] classifies every failure with a SQLSTATE and a position.
 //!
 //! Queries themselves are planned and run by DataFusion over the catalog, which is a DataFusion
@@ -16,6 +17,7 @@ pub mod ddl;
 pub mod error;
 pub mod flink;
 pub mod parser;
+pub mod streaming;
 pub mod types;
 
 pub use catalog::Catalog;

@@ -45,7 +45,16 @@ impl ParsedStatement {
 /// Splits `sql` into statements and parses each. Empty statements (`;;`) are skipped.
 pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>, SqlError> {
     let full: Arc<str> = Arc::from(sql);
-    let whole = TextMap::new(&full, 0, full.len());
+    statement_ranges(sql)?
+        .into_iter()
+        .map(|(start, end)| parse_one(&full, start, end))
+        .collect()
+}
+
+/// Byte ranges of the statements of `sql` (split at top-level `;`, empty ones skipped),
+/// without parsing them.
+pub fn statement_ranges(sql: &str) -> Result<Vec<(usize, usize)>, SqlError> {
+    let whole = TextMap::new(sql, 0, sql.len());
     let dialect = PostgreSqlDialect {};
     let tokens = Tokenizer::new(&dialect, sql)
         .tokenize_with_location()
@@ -82,11 +91,16 @@ pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>, SqlError> {
     if let Some(range) = current {
         ranges.push(range);
     }
+    Ok(ranges)
+}
 
-    ranges
-        .into_iter()
-        .map(|(start, end)| parse_one(&full, start, end))
-        .collect()
+/// Parses the statement at bytes `start..end` of `full`.
+pub fn parse_statement_at(
+    full: &Arc<str>,
+    start: usize,
+    end: usize,
+) -> Result<ParsedStatement, SqlError> {
+    parse_one(full, start, end)
 }
 
 fn parse_one(full: &Arc<str>, start: usize, end: usize) -> Result<ParsedStatement, SqlError> {

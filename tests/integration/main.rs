@@ -5,7 +5,9 @@
 mod clients;
 mod errors;
 mod harness;
+mod pipeline_cli;
 mod protocol;
 mod restart;
 mod sqllogictest;
+mod streaming;
 mod transactions;

@@ -16,7 +16,7 @@ pub struct Calc {
     predicate: Option<Arc<dyn PhysicalExpr>>,
     projection: Vec<Arc<dyn PhysicalExpr>>,
     output_schema: SchemaRef,
-    metrics: OperatorMetrics,
+    metrics: Arc<OperatorMetrics>,
 }
 
 impl std::fmt::Debug for Calc {
@@ -39,7 +39,7 @@ impl Calc {
             predicate,
             projection,
             output_schema,
-            metrics: OperatorMetrics::default(),
+            metrics: Arc::default(),
         }
     }
 
@@ -107,7 +107,7 @@ impl Operator for Calc {
         Ok(())
     }
 
-    fn metrics(&self) -> &OperatorMetrics {
+    fn metrics(&self) -> &Arc<OperatorMetrics> {
         &self.metrics
     }
 }

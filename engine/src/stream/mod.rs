@@ -1,6 +1,7 @@
 //! The streaming runtime's building blocks: what flows between operators ([`message`]), how
-//! sources read splits and event time becomes watermarks ([`source`], [`watermark`]), the
-//! operators ([`operator`], [`calc`], [`window`]), the hash [`exchange`] between parallel
+//! sources read splits and event time becomes watermarks ([`source`], [`watermark`]), where rows
+//! leave ([`sink`]), the
+//! operators ([`operator`], [`calc`], [`window`], fused by [`chain`]), the hash [`exchange`] between parallel
 //! instances, and the [`runtime`] that runs them as tasks.
 //!
 //! Everything here is vectorized over Arrow batches. Operators are plain synchronous state
@@ -8,11 +9,13 @@
 //! channels themselves, so they can be tested (and later checkpointed) in isolation.
 
 pub mod calc;
+pub mod chain;
 pub mod error;
 pub mod exchange;
 pub mod message;
 pub mod operator;
 pub mod runtime;
+pub mod sink;
 pub mod source;
 pub mod watermark;
 pub mod window;

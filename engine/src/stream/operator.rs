@@ -1,5 +1,6 @@
 //! The operator contract the runtime drives.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{EventTime, Message, StreamBatch, StreamError};
@@ -23,8 +24,9 @@ pub trait Operator: Send {
     /// The input ended: flush everything, then the runtime sends [`Message::End`] downstream.
     fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError>;
 
-    /// Counters shown in the jobs table.
-    fn metrics(&self) -> &OperatorMetrics;
+    /// Counters shown in the jobs table; shared, so a job can read them while the operator
+    /// runs in its task.
+    fn metrics(&self) -> &Arc<OperatorMetrics>;
 }
 
 /// Counters of one operator instance, readable while the job runs.

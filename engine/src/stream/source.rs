@@ -27,8 +27,9 @@ pub trait SplitReader: Send {
 /// What a source adds to the rows it reads.
 #[derive(Debug, Clone, Default)]
 pub struct SourceSpec {
-    /// Computed columns appended after the physical ones (`name AS expr`), with the full
-    /// output schema.
+    /// The table's columns in declaration order, computed from the physical ones read (a
+    /// column reference for a physical column, the expression of a computed column
+    /// `name AS expr`), with the output schema. `None`: the physical columns are the table.
     pub computed: Option<(Vec<Arc<dyn PhysicalExpr>>, SchemaRef)>,
     /// The WATERMARK expression, over the output columns (physical and computed).
     pub watermark: Option<Arc<dyn PhysicalExpr>>,
@@ -81,7 +82,7 @@ fn with_computed(
     schema: &SchemaRef,
 ) -> Result<RecordBatch, StreamError> {
     let rows = batch.num_rows();
-    let mut columns = batch.columns().to_vec();
+    let mut columns = Vec::with_capacity(exprs.len());
     for expr in exprs {
         columns.push(expr.evaluate(&batch)?.into_array(rows)?);
     }
@@ -123,7 +124,15 @@ mod tests {
             Arc::new(Literal::new(ScalarValue::Int64(Some(2)))),
         ));
         let spec = SourceSpec {
-            computed: Some((vec![doubled], output_schema)),
+            computed: Some((
+                vec![
+                    Arc::new(Column::new("ts", 0)),
+                    Arc::new(Column::new("k", 1)),
+                    Arc::new(Column::new("v", 2)),
+                    doubled,
+                ],
+                output_schema,
+            )),
             watermark: Some(watermark_expr(3)),
         };
         let reader = Batches(vec![

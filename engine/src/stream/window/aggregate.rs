@@ -52,7 +52,7 @@ pub struct WindowAggregate {
     /// Open windows by `(end, start)`: firing order.
     open: BTreeMap<(EventTime, EventTime), WindowState>,
     watermark: EventTime,
-    metrics: OperatorMetrics,
+    metrics: Arc<OperatorMetrics>,
 }
 
 impl std::fmt::Debug for WindowAggregate {
@@ -80,7 +80,7 @@ impl WindowAggregate {
             spec,
             open: BTreeMap::new(),
             watermark: WATERMARK_MIN,
-            metrics: OperatorMetrics::default(),
+            metrics: Arc::default(),
         })
     }
 
@@ -281,7 +281,7 @@ impl Operator for WindowAggregate {
         Ok(())
     }
 
-    fn metrics(&self) -> &OperatorMetrics {
+    fn metrics(&self) -> &Arc<OperatorMetrics> {
         &self.metrics
     }
 }

@@ -59,7 +59,7 @@ pub struct SessionAggregate {
     by_end: BTreeSet<(EventTime, usize, EventTime)>,
     watermark: EventTime,
     group_ids: Vec<usize>,
-    metrics: OperatorMetrics,
+    metrics: Arc<OperatorMetrics>,
 }
 
 impl std::fmt::Debug for SessionAggregate {
@@ -103,7 +103,7 @@ impl SessionAggregate {
             watermark: WATERMARK_MIN,
             group_ids: Vec::new(),
             spec,
-            metrics: OperatorMetrics::default(),
+            metrics: Arc::default(),
         })
     }
 
@@ -355,7 +355,7 @@ impl Operator for SessionAggregate {
         Ok(())
     }
 
-    fn metrics(&self) -> &OperatorMetrics {
+    fn metrics(&self) -> &Arc<OperatorMetrics> {
         &self.metrics
     }
 }

@@ -1,0 +1,433 @@
+//! The connectors by name: what the planner calls to check a table's `WITH (...)` options and
+//! what the job runtime calls to open its sources and sinks.
+//!
+//! | connector    | source | sink |
+//! |--------------|--------|------|
+//! | `filesystem` | yes    | yes  |
+//! | `datagen`    | yes    | no   |
+//! | `print`      | no     | yes  |
+//! | `blackhole`  | no     | yes  |
+//!
+//! Option keys are case-sensitive and an option a connector does not have is an error. Every
+//! source accepts `scan.watermark.idle-timeout`.
+
+use std::time::Duration;
+
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use runnel_engine::stream::sink::SinkWriter;
+use runnel_engine::stream::source::SplitReader;
+
+use crate::datagen::{self, DatagenOptions};
+use crate::error::{ConnectorError, sql_type_name};
+use crate::filesystem::{self, FileFormat, FileTableOptions};
+use crate::options::Options;
+use crate::sink::{BlackholeSink, FileSink, PrintSink};
+
+/// The option every source accepts: how long a split may go without rows before it stops
+/// holding back the watermark.
+pub const IDLE_TIMEOUT_OPTION: &str = "scan.watermark.idle-timeout";
+
+/// A source opened for a job.
+pub struct SourceSplits {
+    /// The splits, read in parallel.
+    pub splits: Vec<Box<dyn SplitReader>>,
+    /// Whether every split ends by itself.
+    pub bounded: bool,
+    /// `scan.watermark.idle-timeout`.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for SourceSplits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceSplits")
+            .field("splits", &self.splits.len())
+            .field("bounded", &self.bounded)
+            .field("idle_timeout", &self.idle_timeout)
+            .finish()
+    }
+}
+
+enum SourceConfig {
+    File(FileTableOptions),
+    Datagen(DatagenOptions),
+}
+
+enum SinkConfig {
+    File(FileTableOptions),
+    Print {
+        identifier: Option<String>,
+        standard_error: bool,
+    },
+    Blackhole,
+}
+
+fn connector_name(options: &[(String, String)]) -> Result<&str, ConnectorError> {
+    options
+        .iter()
+        .find(|(key, _)| key == "connector")
+        .map(|(_, value)| value.as_str())
+        .ok_or_else(|| ConnectorError::MissingOption {
+            connector: String::new(),
+            option: "connector".to_string(),
+        })
+}
+
+fn parse_source(
+    options: &[(String, String)],
+    schema: &SchemaRef,
+) -> Result<(SourceConfig, Option<Duration>), ConnectorError> {
+    let name = connector_name(options)?;
+    let mut reader = Options::new(name, options);
+    reader.string("connector");
+    let config = match name {
+        "filesystem" => {
+            let file = filesystem::parse_table_options(&mut reader)?;
+            check_file_columns(&file, schema)?;
+            SourceConfig::File(file)
+        }
+        "datagen" => SourceConfig::Datagen(datagen::parse_options(&mut reader, schema)?),
+        "print" | "blackhole" => {
+            return Err(ConnectorError::NotASource {
+                connector: name.to_string(),
+            });
+        }
+        other => {
+            return Err(ConnectorError::UnknownConnector {
+                name: other.to_string(),
+            });
+        }
+    };
+    reader.declare(&[IDLE_TIMEOUT_OPTION]);
+    let idle_timeout = reader.duration(IDLE_TIMEOUT_OPTION)?;
+    reader.finish()?;
+    Ok((config, idle_timeout))
+}
+
+fn parse_sink(
+    options: &[(String, String)],
+    schema: &SchemaRef,
+) -> Result<SinkConfig, ConnectorError> {
+    let name = connector_name(options)?;
+    let mut reader = Options::new(name, options);
+    reader.string("connector");
+    let config = match name {
+        "filesystem" => {
+            let file = filesystem::parse_table_options(&mut reader)?;
+            check_file_columns(&file, schema)?;
+            // The same table may be read too: its source option is checked, not used here.
+            reader.declare(&[IDLE_TIMEOUT_OPTION]);
+            reader.duration(IDLE_TIMEOUT_OPTION)?;
+            SinkConfig::File(file)
+        }
+        "print" => {
+            reader.declare(&["connector", "print-identifier", "standard-error"]);
+            let identifier = reader.string("print-identifier").map(str::to_string);
+            let standard_error = reader.bool("standard-error")?.unwrap_or(false);
+            SinkConfig::Print {
+                identifier,
+                standard_error,
+            }
+        }
+        "blackhole" => {
+            reader.declare(&["connector"]);
+            SinkConfig::Blackhole
+        }
+        "datagen" => {
+            return Err(ConnectorError::NotASink {
+                connector: name.to_string(),
+            });
+        }
+        other => {
+            return Err(ConnectorError::UnknownConnector {
+                name: other.to_string(),
+            });
+        }
+    };
+    reader.finish()?;
+    Ok(config)
+}
+
+/// CSV holds flat values only; JSON columns are checked by building Arrow's decoder.
+fn check_file_columns(file: &FileTableOptions, schema: &SchemaRef) -> Result<(), ConnectorError> {
+    for field in schema.fields() {
+        let nested = matches!(
+            field.data_type(),
+            DataType::List(_)
+                | DataType::LargeList(_)
+                | DataType::FixedSizeList(_, _)
+                | DataType::Struct(_)
+                | DataType::Map(_, _)
+                | DataType::Union(_, _)
+                | DataType::Dictionary(_, _)
+        );
+        if nested && matches!(file.format, FileFormat::Csv { .. }) {
+            return Err(ConnectorError::UnsupportedColumnType {
+                connector: "filesystem".to_string(),
+                column: field.name().to_string(),
+                data_type: format!("{} (format 'csv')", sql_type_name(field.data_type())),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks a source table's options without touching files (for `runnel check` and
+/// `CREATE TABLE`).
+pub fn validate_source(
+    options: &[(String, String)],
+    schema: &SchemaRef,
+) -> Result<(), ConnectorError> {
+    parse_source(options, schema).map(|_| ())
+}
+
+/// Checks a sink table's options without touching files.
+pub fn validate_sink(
+    options: &[(String, String)],
+    schema: &SchemaRef,
+) -> Result<(), ConnectorError> {
+    parse_sink(options, schema).map(|_| ())
+}
+
+/// Opens a source: `parallelism` is how many splits a generator is divided into (a
+/// `filesystem` source has one split per file whatever it is).
+pub fn open_source(
+    options: &[(String, String)],
+    schema: &SchemaRef,
+    parallelism: usize,
+) -> Result<SourceSplits, ConnectorError> {
+    let (config, idle_timeout) = parse_source(options, schema)?;
+    Ok(match config {
+        SourceConfig::File(file) => SourceSplits {
+            splits: filesystem::file_splits_with_options(
+                &file.path,
+                &file.format,
+                &file.read,
+                schema.clone(),
+            )
+            .map_err(|e| ConnectorError::Io(e.to_string()))?,
+            bounded: true,
+            idle_timeout,
+        },
+        SourceConfig::Datagen(datagen) => SourceSplits {
+            splits: datagen.splits(schema, parallelism),
+            bounded: datagen.total_rows().is_some(),
+            idle_timeout,
+        },
+    })
+}
+
+/// Opens a sink (a `filesystem` sink creates its directory).
+pub fn open_sink(
+    options: &[(String, String)],
+    schema: &SchemaRef,
+) -> Result<Box<dyn SinkWriter>, ConnectorError> {
+    Ok(match parse_sink(options, schema)? {
+        SinkConfig::File(file) => {
+            std::fs::create_dir_all(&file.path).map_err(|e| {
+                ConnectorError::Io(format!(
+                    "filesystem sink: cannot create directory {}: {e}",
+                    file.path.display()
+                ))
+            })?;
+            Box::new(FileSink::new(&file, schema.clone()))
+        }
+        SinkConfig::Print {
+            identifier,
+            standard_error,
+        } => Box::new(PrintSink::new(identifier, standard_error)),
+        SinkConfig::Blackhole => Box::new(BlackholeSink),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{Int64Array, RecordBatch};
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("name", DataType::Utf8, true),
+        ]))
+    }
+
+    fn entries(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn source_error(pairs: &[(&str, &str)]) -> String {
+        match validate_source(&entries(pairs), &schema()) {
+            Ok(()) => panic!("expected an error for {pairs:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn sink_error(pairs: &[(&str, &str)]) -> String {
+        match validate_sink(&entries(pairs), &schema()) {
+            Ok(()) => panic!("expected an error for {pairs:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn connector_errors() {
+        assert_eq!(
+            source_error(&[("path", "/x")]),
+            "table option 'connector' is required (one of: filesystem, datagen, print, blackhole)"
+        );
+        assert_eq!(
+            source_error(&[("connector", "kafka")]),
+            "unknown connector 'kafka'; available connectors: filesystem, datagen, print, blackhole"
+        );
+        assert!(
+            source_error(&[("connector", "print")])
+                .starts_with("connector 'print' can only be written to")
+        );
+        assert!(
+            sink_error(&[("connector", "datagen")])
+                .starts_with("connector 'datagen' can only be read from")
+        );
+        assert_eq!(
+            source_error(&[("connector", "filesystem"), ("format", "json")]),
+            "connector 'filesystem' requires option 'path'"
+        );
+        assert_eq!(
+            sink_error(&[("connector", "blackhole"), ("foo", "1")]),
+            "unsupported option 'foo' for connector 'blackhole'; supported options: connector"
+        );
+        assert_eq!(
+            sink_error(&[("connector", "print"), ("sink.parallelism", "2")]),
+            "unsupported option 'sink.parallelism' for connector 'print'; supported options: connector, print-identifier, standard-error"
+        );
+        assert!(
+            source_error(&[
+                ("connector", "datagen"),
+                ("scan.watermark.idle-timeout", "soon")
+            ])
+            .contains("duration")
+        );
+        assert!(
+            sink_error(&[
+                ("connector", "print"),
+                ("scan.watermark.idle-timeout", "5 s")
+            ])
+            .starts_with("unsupported option 'scan.watermark.idle-timeout'")
+        );
+    }
+
+    #[test]
+    fn valid_tables() {
+        let file = [
+            ("connector", "filesystem"),
+            ("path", "/nonexistent/runnel"),
+            ("format", "csv"),
+            ("csv.ignore-parse-errors", "true"),
+            ("sink.rolling-policy.file-size", "1 mb"),
+            ("scan.watermark.idle-timeout", "5 s"),
+        ];
+        validate_source(&entries(&file), &schema()).expect("source");
+        validate_sink(&entries(&file), &schema()).expect("sink");
+        validate_sink(
+            &entries(&[
+                ("connector", "print"),
+                ("print-identifier", "x"),
+                ("standard-error", "true"),
+            ]),
+            &schema(),
+        )
+        .expect("print");
+        validate_sink(&entries(&[("connector", "blackhole")]), &schema()).expect("blackhole");
+    }
+
+    #[test]
+    fn csv_tables_hold_flat_columns() {
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "tags",
+            DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
+            true,
+        )]));
+        let error = validate_source(
+            &entries(&[
+                ("connector", "filesystem"),
+                ("path", "/d"),
+                ("format", "csv"),
+            ]),
+            &schema,
+        )
+        .expect_err("list in csv");
+        assert!(error.to_string().contains("column 'tags'"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn datagen_source_with_idle_timeout() {
+        let options = entries(&[
+            ("connector", "datagen"),
+            ("number-of-rows", "10"),
+            ("rows-per-second", "1000000"),
+            ("scan.watermark.idle-timeout", "2 s"),
+        ]);
+        let source = open_source(&options, &schema(), 3).expect("open");
+        assert_eq!(source.splits.len(), 3);
+        assert!(source.bounded);
+        assert_eq!(source.idle_timeout, Some(Duration::from_secs(2)));
+        let mut rows = 0;
+        for mut split in source.splits {
+            while let Some(batch) = split.next_batch().await.expect("batch") {
+                rows += batch.num_rows();
+            }
+        }
+        assert_eq!(rows, 10);
+        let unbounded =
+            open_source(&entries(&[("connector", "datagen")]), &schema(), 2).expect("open");
+        assert!(!unbounded.bounded);
+    }
+
+    #[tokio::test]
+    async fn filesystem_sink_then_source() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("nested").join("out");
+        let path_text = path.to_string_lossy().into_owned();
+        let options = entries(&[
+            ("connector", "filesystem"),
+            ("path", &path_text),
+            ("format", "json"),
+        ]);
+        let mut sink = open_sink(&options, &schema()).expect("sink");
+        assert!(path.is_dir(), "the directory is created");
+        let batch = RecordBatch::try_new(
+            schema(),
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2])),
+                Arc::new(datafusion::arrow::array::StringArray::from(vec!["a", "b"])),
+            ],
+        )
+        .expect("batch");
+        sink.write(batch.clone()).await.expect("write");
+        sink.finish().await.expect("finish");
+        let source = open_source(&options, &schema(), 4).expect("source");
+        assert_eq!(source.splits.len(), 1, "one split per file");
+        let mut read = Vec::new();
+        for mut split in source.splits {
+            while let Some(batch) = split.next_batch().await.expect("read") {
+                read.push(batch);
+            }
+        }
+        assert_eq!(read, vec![batch]);
+        let missing = entries(&[
+            ("connector", "filesystem"),
+            ("path", "/nonexistent/runnel/in"),
+            ("format", "json"),
+        ]);
+        let error = open_source(&missing, &schema(), 1).expect_err("missing");
+        assert!(
+            error.to_string().contains("/nonexistent/runnel/in"),
+            "{error}"
+        );
+    }
+}

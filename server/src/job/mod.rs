@@ -1,0 +1,118 @@
+//! Streaming jobs: a planned query running as tasks, from its source's splits to a sink.
+//!
+//! [`Job::start`] opens the source's splits through the connector registry and spawns the
+//! tasks ([`graph`]); [`Job::wait`] resolves when the input ended and the sink finished, or with
+//! the first error (every other task is then stopped). Dropping a job cancels it.
+
+pub mod graph;
+
+use std::sync::Arc;
+
+use runnel_connectors::registry;
+use runnel_engine::stream::StreamError;
+use runnel_engine::stream::message::WATERMARK_MIN;
+use runnel_engine::stream::sink::SinkWriter;
+use runnel_sql::streaming::StreamPlan;
+use tokio::task::JoinSet;
+
+pub use graph::JobCounters;
+
+/// A running streaming job.
+pub struct Job {
+    counters: Arc<JobCounters>,
+    tasks: JoinSet<Result<(), StreamError>>,
+    bounded: bool,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("tasks", &self.tasks.len())
+            .finish()
+    }
+}
+
+/// A snapshot of a job's progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Rows read from the source.
+    pub rows_in: u64,
+    /// Rows emitted.
+    pub rows_out: u64,
+    /// Late rows dropped.
+    pub late_rows: u64,
+    /// The source watermark in epoch milliseconds, if one has been reached.
+    pub watermark: Option<i64>,
+}
+
+impl Job {
+    /// Opens the source of `plan` and starts the job writing to `sink`. Must be called inside
+    /// a tokio runtime.
+    pub fn start(
+        plan: &StreamPlan,
+        parallelism: usize,
+        sink: Box<dyn SinkWriter>,
+    ) -> Result<Job, StreamError> {
+        let table = &plan.source.table;
+        let source =
+            registry::open_source(table.options(), &table.physical_schema, parallelism.max(1))
+                .map_err(|e| StreamError::Source(format!("table \"{}\": {e}", table.name())))?;
+        let mut tasks = JoinSet::new();
+        let counters = graph::spawn(plan, source.splits, parallelism, sink, &mut tasks)?;
+        Ok(Job {
+            counters: Arc::new(counters),
+            tasks,
+            bounded: source.bounded,
+        })
+    }
+
+    /// Whether the job's input ends by itself.
+    pub fn is_bounded(&self) -> bool {
+        self.bounded
+    }
+
+    /// The live counters.
+    pub fn counters(&self) -> Arc<JobCounters> {
+        self.counters.clone()
+    }
+
+    /// Current progress.
+    pub fn progress(&self) -> Progress {
+        progress(&self.counters)
+    }
+
+    /// Waits until the job finished; the first failure stops the rest.
+    pub async fn wait(&mut self) -> Result<(), StreamError> {
+        while let Some(outcome) = self.tasks.join_next().await {
+            let failure = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(error)) => Some(error),
+                Err(join) if join.is_panic() => Some(StreamError::Internal(format!(
+                    "a task of the job panicked: {join}"
+                ))),
+                Err(_) => None,
+            };
+            if let Some(error) = failure {
+                self.tasks.abort_all();
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every task.
+    pub fn cancel(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+/// Progress read from `counters`.
+pub fn progress(counters: &JobCounters) -> Progress {
+    let watermark = counters.source.watermark();
+    Progress {
+        rows_in: counters.source.rows(),
+        rows_out: counters.output.rows(),
+        late_rows: counters.late_rows(),
+        watermark: (watermark != WATERMARK_MIN).then_some(watermark),
+    }
+}

@@ -1,0 +1,278 @@
+//! Stream tables: a Flink `CREATE TABLE ... WITH ('connector' = ...)` bound to names and types.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::{DFSchema, Result as DfResult, plan_err};
+use datafusion::datasource::TableType;
+use datafusion::execution::SessionState;
+use datafusion::logical_expr::{Expr, ExprSchemable};
+use datafusion::physical_plan::ExecutionPlan;
+
+use super::window_tvf::WindowCall;
+use crate::error::{SqlError, SqlState};
+use crate::flink::{ColumnKind, StreamTableDef};
+use crate::parser::TextMap;
+
+/// A stream table: what its connector reads or writes, and how its rows get event time.
+#[derive(Debug)]
+pub struct StreamTable {
+    /// The statement as parsed.
+    pub def: StreamTableDef,
+    /// The `CREATE TABLE` text, for `SHOW CREATE TABLE` and re-planning after a restart.
+    pub definition: String,
+    /// The columns the connector reads (physical columns, declaration order).
+    pub physical_schema: SchemaRef,
+    /// Every column in declaration order (physical and computed).
+    pub schema: SchemaRef,
+    /// One expression per column of `schema`, over `physical_schema`: a column reference for
+    /// physical columns, the bound expression for computed ones.
+    pub columns: Vec<Expr>,
+    /// The event-time column (index into `schema`) and the watermark expression over `schema`.
+    pub watermark: Option<(usize, Expr)>,
+}
+
+impl StreamTable {
+    /// Binds `def` with `state`'s functions: computed columns and the watermark expression are
+    /// planned and type-checked now, so a bad table never reaches a job.
+    pub fn bind(
+        def: StreamTableDef,
+        definition: String,
+        state: &SessionState,
+    ) -> Result<StreamTable, SqlError> {
+        let map = TextMap::whole(&definition);
+        let mut physical = Vec::new();
+        for column in &def.columns {
+            match &column.kind {
+                ColumnKind::Physical {
+                    data_type,
+                    nullable,
+                } => physical.push(Field::new(&column.name, data_type.clone(), *nullable)),
+                ColumnKind::Metadata { .. } => {
+                    return Err(SqlError::unsupported(format!(
+                        "metadata column \"{}\": connector '{}' provides no record metadata",
+                        column.name,
+                        option(&def, "connector").unwrap_or("?")
+                    ))
+                    .at(map.find_identifier(&column.name)));
+                }
+                ColumnKind::Computed { .. } => {}
+            }
+        }
+        let physical_schema = Arc::new(Schema::new(physical));
+        let physical_df = DFSchema::try_from(physical_schema.as_ref().clone())
+            .map_err(|e| SqlError::from_datafusion(&e, &map))?;
+        let mut fields = Vec::with_capacity(def.columns.len());
+        let mut columns = Vec::with_capacity(def.columns.len());
+        for column in &def.columns {
+            match &column.kind {
+                ColumnKind::Physical {
+                    data_type,
+                    nullable,
+                } => {
+                    fields.push(Field::new(&column.name, data_type.clone(), *nullable));
+                    columns.push(Expr::Column(datafusion::common::Column::new_unqualified(
+                        &column.name,
+                    )));
+                }
+                ColumnKind::Computed { expr } => {
+                    let bound = state
+                        .create_logical_expr(&expr.to_string(), &physical_df)
+                        .map_err(|e| {
+                            SqlError::from_datafusion(&e, &map)
+                                .at(map.find_identifier(&column.name))
+                        })?;
+                    let (data_type, nullable) = bound
+                        .to_field(&physical_df)
+                        .map(|(_, field)| (field.data_type().clone(), field.is_nullable()))
+                        .map_err(|e| SqlError::from_datafusion(&e, &map))?;
+                    fields.push(Field::new(&column.name, data_type, nullable));
+                    columns.push(bound.alias(&column.name));
+                }
+                ColumnKind::Metadata { .. } => {}
+            }
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let watermark = match &def.watermark {
+            None => None,
+            Some(watermark) => {
+                let index = schema.index_of(&watermark.column).map_err(|_| {
+                    SqlError::new(
+                        SqlState::UNDEFINED_COLUMN,
+                        format!(
+                            "the WATERMARK column \"{}\" is not a column of the table",
+                            watermark.column
+                        ),
+                    )
+                    .at(map.find_identifier(&watermark.column))
+                })?;
+                let time_type = schema.field(index).data_type();
+                if !matches!(time_type, DataType::Timestamp(..)) {
+                    return Err(SqlError::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        format!(
+                            "the WATERMARK column \"{}\" must be TIMESTAMP(p) or TIMESTAMP_LTZ(p), it is {}",
+                            watermark.column,
+                            crate::types::pg_type_name(schema.field(index))
+                        ),
+                    )
+                    .at(map.find_identifier(&watermark.column)));
+                }
+                let full_df = DFSchema::try_from(schema.as_ref().clone())
+                    .map_err(|e| SqlError::from_datafusion(&e, &map))?;
+                let expr = state
+                    .create_logical_expr(&watermark.expr.to_string(), &full_df)
+                    .map_err(|e| SqlError::from_datafusion(&e, &map))?;
+                let data_type = expr
+                    .get_type(&full_df)
+                    .map_err(|e| SqlError::from_datafusion(&e, &map))?;
+                if !matches!(data_type, DataType::Timestamp(..)) {
+                    return Err(SqlError::new(
+                        SqlState::DATATYPE_MISMATCH,
+                        format!(
+                            "the WATERMARK expression must return a timestamp, it returns {data_type}"
+                        ),
+                    )
+                    .at(map.find_identifier("WATERMARK")));
+                }
+                Some((index, expr))
+            }
+        };
+        Ok(StreamTable {
+            def,
+            definition,
+            physical_schema,
+            schema,
+            columns,
+            watermark,
+        })
+    }
+
+    /// The table's name.
+    pub fn name(&self) -> &str {
+        &self.def.name
+    }
+
+    /// The connector named by the `connector` option.
+    pub fn connector(&self) -> Option<&str> {
+        option(&self.def, "connector")
+    }
+
+    /// The WITH options.
+    pub fn options(&self) -> &[(String, String)] {
+        &self.def.options
+    }
+
+    /// Whether every column comes straight from the connector (no computed columns).
+    pub fn is_physical_only(&self) -> bool {
+        self.schema.fields().len() == self.physical_schema.fields().len()
+            && self
+                .schema
+                .fields()
+                .iter()
+                .zip(self.physical_schema.fields())
+                .all(|(a, b)| a.name() == b.name())
+    }
+}
+
+fn option<'a>(def: &'a StreamTableDef, key: &str) -> Option<&'a str> {
+    def.options
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// A stream table as DataFusion sees it while planning: its columns. It is never scanned by
+/// DataFusion itself; streaming queries are turned into jobs instead.
+#[derive(Debug, Clone)]
+pub struct StreamTableProvider {
+    /// The table.
+    pub table: Arc<StreamTable>,
+}
+
+#[async_trait]
+impl TableProvider for StreamTableProvider {
+    fn schema(&self) -> SchemaRef {
+        self.table.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        plan_err!(
+            "stream table \"{}\" is read by streaming queries only; this query mixes it with something that cannot stream",
+            self.table.name()
+        )
+    }
+}
+
+/// The relation a window TVF call stands for: the table's columns plus `window_start`,
+/// `window_end` and `window_time`. Only planned, never scanned.
+#[derive(Debug, Clone)]
+pub struct WindowRelationProvider {
+    /// The windowed table.
+    pub table: Arc<StreamTable>,
+    /// The table's columns and the three window columns.
+    pub schema: SchemaRef,
+    /// The window call.
+    pub call: WindowCall,
+}
+
+impl WindowRelationProvider {
+    /// The relation over `table` with event time in `time_column`.
+    pub fn new(table: Arc<StreamTable>, time_column: usize, call: WindowCall) -> Self {
+        let time_zone = match table.schema.field(time_column).data_type() {
+            DataType::Timestamp(_, zone) => zone.clone(),
+            _ => None,
+        };
+        let window_type = DataType::Timestamp(
+            datafusion::arrow::datatypes::TimeUnit::Millisecond,
+            time_zone,
+        );
+        let mut fields: Vec<Field> = table
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        for name in ["window_start", "window_end", "window_time"] {
+            fields.push(Field::new(name, window_type.clone(), false));
+        }
+        WindowRelationProvider {
+            table,
+            schema: Arc::new(Schema::new(fields)),
+            call,
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for WindowRelationProvider {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        _projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        plan_err!("window relations are read by streaming queries only")
+    }
+}
