@@ -202,6 +202,16 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
     }
 }
 
+/// `"10 s"` → `(10, "s")`: a non-negative integer, optional spaces, a lower-cased unit.
+fn number_and_unit(value: &str) -> Option<(u64, String)> {
+    let text = value.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let number = text[..digits].parse().ok()?;
+    Some((number, text[digits..].trim().to_lowercase()))
+}
+
 /// Flink's duration syntax (`TimeUtils.parseDuration`): a non-negative integer, optional spaces
 /// and a unit; without a unit the number is milliseconds. Units (case-insensitive): `d`, `day`,
 /// `days`; `h`, `hour`, `hours`; `min`, `m`, `minute`, `minutes`; `s`, `sec`, `secs`, `second`,
@@ -210,15 +220,7 @@ pub fn parse_bool(value: &str) -> Result<bool, String> {
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
     const REASON: &str =
         "expected a duration such as '500 ms', '5 s', '10s', '1 min', '2 h' or '1 d'";
-    let text = value.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    if digits == 0 {
-        return Err(REASON.to_string());
-    }
-    let number: u64 = text[..digits].parse().map_err(|_| REASON.to_string())?;
-    let unit = text[digits..].trim().to_lowercase();
+    let (number, unit) = number_and_unit(value).ok_or_else(|| REASON.to_string())?;
     let nanos_per_unit: u128 = match unit.as_str() {
         "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1_000_000,
         "d" | "day" | "days" => 86_400 * 1_000_000_000,
@@ -241,15 +243,7 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
 /// `m`/`mb`/`mebibytes`, `g`/`gb`/`gibibytes`, `t`/`tb`/`tebibytes`; no unit is bytes.
 pub fn parse_memory_size(value: &str) -> Result<u64, String> {
     const REASON: &str = "expected a size such as '128mb', '64 kb', '1 gb' or '1048576' (bytes)";
-    let text = value.trim();
-    let digits = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    if digits == 0 {
-        return Err(REASON.to_string());
-    }
-    let number: u64 = text[..digits].parse().map_err(|_| REASON.to_string())?;
-    let unit = text[digits..].trim().to_lowercase();
+    let (number, unit) = number_and_unit(value).ok_or_else(|| REASON.to_string())?;
     let multiplier: u64 = match unit.as_str() {
         "" | "b" | "bytes" => 1,
         "k" | "kb" | "kibibytes" => 1 << 10,

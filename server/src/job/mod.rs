@@ -21,7 +21,6 @@ pub use graph::JobCounters;
 pub struct Job {
     counters: Arc<JobCounters>,
     tasks: JoinSet<Result<(), StreamError>>,
-    bounded: bool,
 }
 
 impl std::fmt::Debug for Job {
@@ -62,23 +61,12 @@ impl Job {
         Ok(Job {
             counters: Arc::new(counters),
             tasks,
-            bounded: source.bounded,
         })
-    }
-
-    /// Whether the job's input ends by itself.
-    pub fn is_bounded(&self) -> bool {
-        self.bounded
     }
 
     /// The live counters.
     pub fn counters(&self) -> Arc<JobCounters> {
         self.counters.clone()
-    }
-
-    /// Current progress.
-    pub fn progress(&self) -> Progress {
-        progress(&self.counters)
     }
 
     /// Waits until the job finished; the first failure stops the rest.

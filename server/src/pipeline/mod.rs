@@ -21,7 +21,7 @@ use runnel_engine::stream::sink::SinkWriter;
 use runnel_sql::parser::{TextMap, parse_statement_at, statement_ranges};
 use runnel_sql::streaming::{
     StreamPlan, StreamTable, StreamTableProvider, WindowCall, plan_stream_query,
-    rewrite_group_window, rewrite_window_tvfs,
+    rewrite_group_window, rewrite_window_tvfs, stream_table,
 };
 use runnel_sql::{SqlError, SqlState, flink};
 
@@ -199,7 +199,7 @@ impl Pipeline {
                         .at(map.position(1, 1)));
                 };
                 let name = runnel_sql::ddl::object_name(name, &map)?;
-                let sink = self.stream_table(&name, &map)?;
+                let sink = stream_table(&self.state(), &name, &map, map.find_identifier(&name)).await?;
                 let Some(source) = insert.source.as_mut() else {
                     return Err(SqlError::unsupported("INSERT needs a query")
                         .at(map.position(1, 1)));
@@ -304,33 +304,6 @@ impl Pipeline {
             )
             .map_err(|e| SqlError::from_datafusion(&e, map))?;
         Ok(())
-    }
-
-    fn stream_table(&self, name: &str, map: &TextMap<'_>) -> Result<Arc<StreamTable>, SqlError> {
-        let provider = self
-            .ctx
-            .state()
-            .schema_for_ref(name)
-            .ok()
-            .and_then(|schema| {
-                futures::executor::block_on(schema.table(name))
-                    .ok()
-                    .flatten()
-            });
-        match provider {
-            Some(provider) => match provider.downcast_ref::<StreamTableProvider>() {
-                Some(stream) => Ok(stream.table.clone()),
-                None => Err(SqlError::new(
-                    SqlState::WRONG_OBJECT_TYPE,
-                    format!("\"{name}\" is not a stream table"),
-                )),
-            },
-            None => Err(SqlError::new(
-                SqlState::UNDEFINED_TABLE,
-                format!("relation \"{name}\" does not exist"),
-            )
-            .at(map.find_identifier(name))),
-        }
     }
 
     fn validate_source(&self, plan: &StreamPlan, map: &TextMap<'_>) -> Result<(), SqlError> {

@@ -45,10 +45,6 @@ impl FlinkAvg {
     }
 }
 
-fn is_integer(data_type: &DataType) -> bool {
-    data_type.is_integer()
-}
-
 impl AggregateUDFImpl for FlinkAvg {
     fn name(&self) -> &str {
         "avg"
@@ -60,14 +56,14 @@ impl AggregateUDFImpl for FlinkAvg {
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
         match arg_types.first() {
-            Some(data_type) if is_integer(data_type) => Ok(data_type.clone()),
+            Some(data_type) if data_type.is_integer() => Ok(data_type.clone()),
             _ => self.inner.return_type(arg_types),
         }
     }
 
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let input = args.expr_fields[0].data_type();
-        if !is_integer(input) {
+        if !input.is_integer() {
             return self.inner.accumulator(args);
         }
         if args.is_distinct {
@@ -83,7 +79,7 @@ impl AggregateUDFImpl for FlinkAvg {
     }
 
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
-        if !is_integer(args.input_fields[0].data_type()) {
+        if !args.input_fields[0].data_type().is_integer() {
             return self.inner.state_fields(args);
         }
         Ok(vec![
@@ -101,7 +97,7 @@ impl AggregateUDFImpl for FlinkAvg {
     }
 
     fn groups_accumulator_supported(&self, args: AccumulatorArgs) -> bool {
-        !is_integer(args.expr_fields[0].data_type())
+        !args.expr_fields[0].data_type().is_integer()
             && self.inner.groups_accumulator_supported(args)
     }
 

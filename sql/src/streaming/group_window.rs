@@ -19,8 +19,6 @@ use datafusion::sql::sqlparser::ast::{
     Expr, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, ObjectName,
     ObjectNamePart, Query, SetExpr, TableAlias, TableFactor, visit_expressions_mut,
 };
-use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
-use datafusion::sql::sqlparser::tokenizer::Tokenizer;
 
 use super::window_tvf::{WINDOW_RELATION_PREFIX, WindowCall, WindowFunction};
 use crate::error::{SqlError, SqlState};
@@ -249,14 +247,9 @@ fn arguments(args: &FunctionArguments) -> Option<Vec<Expr>> {
         .collect()
 }
 
-/// An `INTERVAL '5' MINUTE` expression in milliseconds (re-read the way the TVF form is).
+/// An `INTERVAL '5' MINUTE` expression in milliseconds, read the way the TVF form reads it.
 fn interval_millis(expr: &Expr) -> Option<i64> {
-    let text = format!("SELECT * FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), {expr}))");
-    Tokenizer::new(&PostgreSqlDialect {}, &text)
-        .tokenize()
-        .ok()?;
-    let rewritten = super::window_tvf::rewrite_window_tvfs(&text, 0).ok()?;
-    rewritten.calls.first()?.intervals.first().copied()
+    super::window_tvf::interval_millis(&expr.to_string())
 }
 
 fn fold(ident: &Ident) -> String {
@@ -271,6 +264,7 @@ fn fold(ident: &Ident) -> String {
 mod tests {
     use super::*;
     use datafusion::sql::sqlparser::ast::Statement;
+    use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
     use datafusion::sql::sqlparser::parser::Parser;
 
     fn rewrite(sql: &str) -> (String, Option<WindowCall>) {

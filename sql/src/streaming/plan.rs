@@ -61,8 +61,6 @@ pub struct WindowStage {
     pub aggregate: WindowAggregateKind,
     /// Hash keys of the exchange in front of the aggregation (empty: one instance).
     pub partition_keys: Vec<Arc<dyn PhysicalExpr>>,
-    /// The event-time column's name.
-    pub time_column: String,
     /// For EXPLAIN.
     pub description: String,
 }

@@ -105,7 +105,9 @@ async fn lookup(
         .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, e.to_string()))
 }
 
-async fn stream_table(
+/// The stream table named `name` in `state`'s catalog; an error (positioned at `position`, or
+/// at the name) when there is none or it is not a stream table.
+pub async fn stream_table(
     state: &SessionState,
     name: &str,
     map: &TextMap<'_>,
@@ -531,7 +533,6 @@ impl Builder<'_> {
         input.stages.push(Stage::Window(WindowStage {
             aggregate: kind,
             partition_keys: keys.iter().map(|(k, _)| k.clone()).collect(),
-            time_column: call.time_column.clone(),
             description: format!(
                 "WindowAggregate: {}({}, {}) keys=[{}] aggregates=[{}]",
                 call.function.name(),

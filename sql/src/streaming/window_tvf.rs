@@ -526,6 +526,23 @@ fn parse_interval(tokens: &[&TokenWithSpan], at: Option<usize>) -> Result<i64, S
     Ok(millis as i64)
 }
 
+/// `INTERVAL '5' MINUTE` (the whole expression, as text) in milliseconds, if it is one.
+pub(super) fn interval_millis(text: &str) -> Option<i64> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, text)
+        .tokenize_with_location()
+        .ok()?;
+    let significant: Vec<&TokenWithSpan> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+        .collect();
+    match significant.first().map(|t| &t.token) {
+        Some(Token::Word(w)) if w.keyword == Keyword::INTERVAL => {
+            parse_interval(&significant[1..], None).ok()
+        }
+        _ => None,
+    }
+}
+
 fn interval_error(at: Option<usize>) -> SqlError {
     syntax(
         "expected a window interval such as INTERVAL '5' MINUTE (units: MILLISECOND, SECOND, MINUTE, HOUR, DAY)",
