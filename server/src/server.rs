@@ -9,7 +9,9 @@ use runnel_sql::{Catalog, SqlError};
 use tokio::net::TcpListener;
 
 use crate::config::ServerConfig;
+use crate::job::JobManager;
 use crate::pgwire::HandlerFactory;
+use crate::session::streaming::restart_materialized_views;
 use crate::system_catalog::build_session_state;
 
 /// Why the server could not start or stopped with an error.
@@ -55,14 +57,18 @@ impl Server {
         })?;
         let store = Arc::new(store);
         let catalog = Catalog::open(store).map_err(ServerError::Catalog)?;
-        let template = build_session_state(catalog.clone())
+        let jobs = Arc::new(JobManager::default());
+        let template = build_session_state(catalog.clone(), jobs.clone())
             .await
             .map_err(ServerError::Catalog)?;
         for (view, error) in catalog.restore_views(&template).await {
-            tracing::error!(view, error = %error, "a stored view no longer plans; it is unavailable until fixed");
+            tracing::error!(view, error = %error, "a stored view or table no longer plans; it is unavailable until fixed");
+        }
+        for (view, error) in restart_materialized_views(&catalog, &jobs, &template).await {
+            tracing::error!(view, error = %error, "the job of a materialized view cannot start; the view stays empty until fixed");
         }
         let compat = Arc::new(PostgresCompatibilityParser::new());
-        let handlers = Arc::new(HandlerFactory::new(template, catalog, compat));
+        let handlers = Arc::new(HandlerFactory::new(template, catalog, jobs, compat));
         let addr = format!("{}:{}", config.host, config.port);
         let listener = TcpListener::bind(&addr)
             .await

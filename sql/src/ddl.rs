@@ -33,6 +33,8 @@ pub struct DdlOutcome {
     pub notices: Vec<String>,
     /// Rows written, for `CREATE TABLE AS`.
     pub rows: Option<u64>,
+    /// Objects a `DROP` removed (with those its `CASCADE` took along).
+    pub dropped: Vec<String>,
 }
 
 /// Resolves a possibly qualified object name to its unqualified catalog name, folding unquoted
@@ -102,6 +104,7 @@ pub async fn create_table(
             return Ok(DdlOutcome {
                 notices: vec![format!("relation \"{name}\" already exists, skipping")],
                 rows: None,
+                dropped: Vec::new(),
             });
         }
         return Err(SqlError::new(
@@ -149,6 +152,7 @@ pub async fn create_table(
     Ok(DdlOutcome {
         notices: Vec::new(),
         rows: create.query.is_some().then_some(rows),
+        dropped: Vec::new(),
     })
 }
 
@@ -254,6 +258,7 @@ pub async fn create_view(
         return Ok(DdlOutcome {
             notices: vec![format!("relation \"{name}\" already exists, skipping")],
             rows: None,
+            dropped: Vec::new(),
         });
     }
     let plan = plan_view(state, &parsed.statement, &text).await?;
@@ -327,6 +332,7 @@ pub fn drop_objects(
     let kind = match object_type {
         ObjectType::Table => ObjectKind::Table,
         ObjectType::View => ObjectKind::View,
+        ObjectType::MaterializedView => ObjectKind::MaterializedView,
         other => {
             return Err(SqlError::unsupported(format!(
                 "DROP {other} is not supported"
@@ -344,11 +350,12 @@ pub fn drop_objects(
                 .notices
                 .push(format!("{kind} \"{name}\" does not exist, skipping"));
         }
-        for other in dropped.iter().filter(|d| **d != name) {
+        for (other, other_kind) in dropped.iter().filter(|d| d.0 != name) {
             outcome
                 .notices
-                .push(format!("drop cascades to view {other}"));
+                .push(format!("drop cascades to {other_kind} {other}"));
         }
+        outcome.dropped.extend(dropped.into_iter().map(|d| d.0));
     }
     Ok(outcome)
 }

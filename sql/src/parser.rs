@@ -14,6 +14,8 @@ use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::{SqlError, SqlState};
+use crate::flink::{StreamTableDef, is_flink_create_table, parse_create_table};
+use crate::streaming::{WindowCall, rewrite_window_tvfs};
 
 /// How deeply nested an expression may be before parsing fails cleanly instead of overflowing
 /// the stack.
@@ -22,9 +24,19 @@ const RECURSION_LIMIT: usize = 200;
 /// One statement of a query string.
 #[derive(Debug, Clone)]
 pub struct ParsedStatement {
-    /// The parsed statement.
+    /// The parsed statement. For a Flink `CREATE TABLE` (see `stream_table`) it is a
+    /// `CREATE TABLE` of the name alone, because sqlparser's grammar has no connector options,
+    /// computed columns or watermarks.
     pub statement: Statement,
+    /// The definition of a Flink `CREATE TABLE`, parsed by [`crate::flink`].
+    pub stream_table: Option<Arc<StreamTableDef>>,
+    /// The window TVF calls of this statement; the text in `statement` names them by their
+    /// relation (`__window_0`).
+    pub windows: Vec<WindowCall>,
+    /// The text as parsed (window TVF calls replaced, same length as `original`).
     full: Arc<str>,
+    /// The text as the client sent it.
+    original: Arc<str>,
     /// Byte range of this statement in `full`.
     start: usize,
     end: usize,
@@ -36,6 +48,12 @@ impl ParsedStatement {
         &self.full[self.start..self.end]
     }
 
+    /// The statement as the client wrote it (window TVF calls included): what a stored
+    /// definition keeps, so it parses again the same way.
+    pub fn original_text(&self) -> &str {
+        &self.original[self.start..self.end]
+    }
+
     /// Locates positions in this statement relative to the whole query string.
     pub fn text_map(&self) -> TextMap<'_> {
         TextMap::new(&self.full, self.start, self.end)
@@ -43,11 +61,49 @@ impl ParsedStatement {
 }
 
 /// Splits `sql` into statements and parses each. Empty statements (`;;`) are skipped.
+///
+/// Streaming SQL is recognised on the way: window TVF calls (`TABLE(TUMBLE(...))`) are
+/// replaced by relation names ([`crate::streaming::rewrite_window_tvfs`]) and Flink
+/// `CREATE TABLE`s are parsed by [`crate::flink`].
 pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>, SqlError> {
-    let full: Arc<str> = Arc::from(sql);
-    statement_ranges(sql)?
+    let rewritten = rewrite_window_tvfs(sql, 0)?;
+    let original: Arc<str> = Arc::from(sql);
+    let full: Arc<str> = Arc::from(rewritten.text.as_str());
+    statement_ranges(&full)?
         .into_iter()
-        .map(|(start, end)| parse_one(&full, start, end))
+        .map(|(start, end)| {
+            let text = &full[start..end];
+            let mut parsed = if is_flink_create_table(text) {
+                let offset = full[..start].chars().count();
+                let def = parse_create_table(&original[start..end]).map_err(|mut e| {
+                    e.position = e.position.map(|p| p + offset);
+                    e
+                })?;
+                let name = def
+                    .name
+                    .split('.')
+                    .map(|part| format!("\"{}\"", part.replace('"', "\"\"")))
+                    .collect::<Vec<_>>()
+                    .join(".");
+                let stand_in: Arc<str> = Arc::from(format!("CREATE TABLE {name} ()"));
+                let mut parsed = parse_one(&stand_in, 0, stand_in.len())?;
+                parsed.stream_table = Some(Arc::new(def));
+                parsed.full = full.clone();
+                parsed.start = start;
+                parsed.end = end;
+                parsed
+            } else {
+                parse_one(&full, start, end)?
+            };
+            parsed.original = original.clone();
+            parsed.windows = rewritten
+                .calls
+                .iter()
+                .filter(|call| text.contains(&format!("{} ", call.relation)))
+                .cloned()
+                .collect();
+            Ok(parsed)
+        })
         .collect()
 }
 
@@ -122,7 +178,10 @@ fn parse_one(full: &Arc<str>, start: usize, end: usize) -> Result<ParsedStatemen
     let statement = statements.remove(0);
     Ok(ParsedStatement {
         statement,
+        stream_table: None,
+        windows: Vec::new(),
         full: full.clone(),
+        original: full.clone(),
         start,
         end,
     })

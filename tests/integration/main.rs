@@ -5,6 +5,7 @@
 mod clients;
 mod errors;
 mod harness;
+mod materialized_views;
 mod pipeline_cli;
 mod protocol;
 mod restart;

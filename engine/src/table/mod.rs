@@ -5,8 +5,11 @@
 //! cached in memory as an immutable snapshot: a query scans the snapshot it started with, an
 //! `INSERT` commits its whole input as one atomic store write and only then publishes a new
 //! snapshot. A crash mid-insert therefore leaves the table as it was before the insert.
+//!
+//! [`snapshot`] holds the other kind of table rows: a materialized view's, published by its job.
 
 mod sink;
+pub mod snapshot;
 
 use std::sync::{Arc, Mutex, RwLock};
 

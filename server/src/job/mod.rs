@@ -4,7 +4,10 @@
 //! tasks ([`graph`]); [`Job::wait`] resolves when the input ended and the sink finished, or with
 //! the first error (every other task is then stopped). Dropping a job cancels it.
 
+mod conform;
 pub mod graph;
+pub mod manager;
+pub mod planning;
 
 use std::sync::Arc;
 
@@ -15,7 +18,9 @@ use runnel_engine::stream::sink::SinkWriter;
 use runnel_sql::streaming::StreamPlan;
 use tokio::task::JoinSet;
 
+pub use conform::Conform;
 pub use graph::JobCounters;
+pub use manager::{JobManager, JobStatus};
 
 /// A running streaming job.
 pub struct Job {

@@ -22,6 +22,7 @@ use pgwire::api::{ClientInfo, ErrorHandler, PgWireServerHandlers};
 use pgwire::error::PgWireError;
 use runnel_sql::Catalog;
 
+use crate::job::JobManager;
 use crate::session::Session;
 
 /// The per-connection [`Session`], kept in `pgwire`'s session extensions.
@@ -36,10 +37,11 @@ pub struct HandlerFactory {
 }
 
 impl HandlerFactory {
-    /// Handlers over the server's template session state and catalog.
+    /// Handlers over the server's template session state, catalog and jobs.
     pub fn new(
         template: SessionState,
         catalog: Arc<Catalog>,
+        jobs: Arc<JobManager>,
         compat: Arc<PostgresCompatibilityParser>,
     ) -> Self {
         let registry = Arc::new(cancel::SessionRegistry::default());
@@ -48,6 +50,7 @@ impl HandlerFactory {
             startup: Arc::new(startup::Startup::new(
                 template,
                 catalog,
+                jobs,
                 compat,
                 registry.clone(),
             )),

@@ -24,6 +24,7 @@ use runnel_sql::{Catalog, DATABASE};
 use super::SessionHandle;
 use super::cancel::SessionRegistry;
 use super::error::fatal;
+use crate::job::JobManager;
 use crate::session::Session;
 use crate::system_catalog::DEFAULT_USER;
 
@@ -34,6 +35,7 @@ const NOT_SETTINGS: &[&str] = &["user", "database", "options", "replication"];
 pub struct Startup {
     template: SessionState,
     catalog: Arc<Catalog>,
+    jobs: Arc<JobManager>,
     compat: Arc<PostgresCompatibilityParser>,
     registry: Arc<SessionRegistry>,
     pids: RandomPidSecretKeyGenerator,
@@ -44,12 +46,14 @@ impl Startup {
     pub fn new(
         template: SessionState,
         catalog: Arc<Catalog>,
+        jobs: Arc<JobManager>,
         compat: Arc<PostgresCompatibilityParser>,
         registry: Arc<SessionRegistry>,
     ) -> Self {
         Startup {
             template,
             catalog,
+            jobs,
             compat,
             registry,
             pids: RandomPidSecretKeyGenerator::default(),
@@ -134,6 +138,7 @@ impl StartupHandler for Startup {
         let session = Arc::new(Session::new(
             &self.template,
             self.catalog.clone(),
+            self.jobs.clone(),
             self.compat.clone(),
         ));
         {

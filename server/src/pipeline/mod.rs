@@ -16,16 +16,17 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::execution::SessionState;
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{Statement, TableObject};
-use runnel_connectors::registry;
 use runnel_engine::stream::sink::SinkWriter;
 use runnel_sql::parser::{TextMap, parse_statement_at, statement_ranges};
 use runnel_sql::streaming::{
-    StreamPlan, StreamTable, StreamTableProvider, WindowCall, plan_stream_query,
-    rewrite_group_window, rewrite_window_tvfs, stream_table,
+    StreamPlan, StreamTableProvider, WindowCall, rewrite_window_tvfs, stream_table,
 };
 use runnel_sql::{SqlError, SqlState, flink};
 
 use crate::job::Job;
+use crate::job::planning::{
+    bind_connector_table, open_sink_writer, plan_insert, plan_stream, validate_source,
+};
 use output::{OutputFormat, ResultWriter};
 
 /// Whether statements run or are only checked.
@@ -166,8 +167,7 @@ impl Pipeline {
         let mut statement = parsed.statement.clone();
         match &mut statement {
             Statement::Query(query) => {
-                let windows = self.group_window(query, windows, &map)?;
-                match plan_stream_query(&self.state(), query, &windows, &map).await? {
+                match plan_stream(&self.state(), query, windows, &map).await? {
                     Some(plan) => self.select(plan, &map, stdout).await,
                     None => self.batch_query(text, &map, stdout).await,
                 }
@@ -177,8 +177,7 @@ impl Pipeline {
                     return Err(SqlError::unsupported("EXPLAIN explains queries only")
                         .at(map.position(1, 1)));
                 };
-                let windows = self.group_window(query, windows, &map)?;
-                let plan = plan_stream_query(&self.state(), query, &windows, &map)
+                let plan = plan_stream(&self.state(), query, windows, &map)
                     .await?
                     .ok_or_else(|| {
                         SqlError::unsupported("EXPLAIN in a pipeline explains streaming queries")
@@ -200,43 +199,11 @@ impl Pipeline {
                 };
                 let name = runnel_sql::ddl::object_name(name, &map)?;
                 let sink = stream_table(&self.state(), &name, &map, map.find_identifier(&name)).await?;
-                let Some(source) = insert.source.as_mut() else {
-                    return Err(SqlError::unsupported("INSERT needs a query")
-                        .at(map.position(1, 1)));
-                };
-                if !insert.columns.is_empty() {
-                    return Err(SqlError::unsupported(
-                        "INSERT with a column list into a sink; select the sink's columns in order",
-                    )
-                    .at(map.find_identifier(&name)));
-                }
-                let windows = self.group_window(source, windows, &map)?;
-                let plan = plan_stream_query(&self.state(), source, &windows, &map)
-                    .await?
-                    .ok_or_else(|| {
-                        SqlError::unsupported(
-                            "INSERT INTO a sink reads a stream table; this query reads none",
-                        )
-                        .at(map.position(1, 1))
-                    })?;
-                check_sink_columns(&plan.schema, &sink, &map)?;
-                registry::validate_sink(sink.options(), &sink.physical_schema).map_err(|e| {
-                    SqlError::new(SqlState::INVALID_PARAMETER_VALUE, format!("table \"{name}\": {e}"))
-                        .at(map.find_identifier(&name))
-                })?;
-                self.validate_source(&plan, &map)?;
+                let plan = plan_insert(&self.state(), insert, &sink, windows, &map).await?;
                 if self.mode == Mode::Check {
                     return Ok(());
                 }
-                let writer = registry::open_sink(sink.options(), &sink.physical_schema)
-                    .map_err(|e| {
-                        SqlError::new(SqlState::INVALID_PARAMETER_VALUE, e.to_string())
-                            .at(map.find_identifier(&name))
-                    })?;
-                let writer = Box::new(Conform {
-                    schema: sink.physical_schema.clone(),
-                    inner: writer,
-                });
+                let writer = open_sink_writer(&sink).map_err(|e| e.at(map.find_identifier(&name)))?;
                 let job = Job::start(&plan, self.parallelism, writer)
                     .map_err(|e| job_error(&name, e).at(map.position(1, 1)))?;
                 self.background.push((format!("INSERT INTO {name}"), job));
@@ -248,20 +215,6 @@ impl Pipeline {
             ))
             .at(map.position(1, 1))),
         }
-    }
-
-    fn group_window(
-        &mut self,
-        query: &mut datafusion::sql::sqlparser::ast::Query,
-        windows: &[WindowCall],
-        map: &TextMap<'_>,
-    ) -> Result<Vec<WindowCall>, SqlError> {
-        let mut windows = windows.to_vec();
-        if let Some(call) = rewrite_group_window(query, self.next_window, map)? {
-            self.next_window += 1;
-            windows.push(call);
-        }
-        Ok(windows)
     }
 
     fn create_table(
@@ -281,20 +234,7 @@ impl Pipeline {
             )
             .at(map.find_identifier(&name)));
         }
-        let table = StreamTable::bind(def, text.to_string(), &self.state()).map_err(|mut e| {
-            // Positions of binding errors are within the statement.
-            e.position = e
-                .position
-                .and_then(|p| map.position(1, 1).map(|start| start + p - 1));
-            e
-        })?;
-        if table.connector().is_none() {
-            return Err(SqlError::new(
-                SqlState::INVALID_PARAMETER_VALUE,
-                format!("table \"{name}\" needs a connector: WITH ('connector' = 'filesystem' | 'datagen' | 'print' | 'blackhole', ...)"),
-            )
-            .at(map.find_identifier(&name)));
-        }
+        let table = bind_connector_table(def, text, &self.state(), map)?;
         self.ctx
             .register_table(
                 name.as_str(),
@@ -306,37 +246,13 @@ impl Pipeline {
         Ok(())
     }
 
-    fn validate_source(&self, plan: &StreamPlan, map: &TextMap<'_>) -> Result<(), SqlError> {
-        let table = &plan.source.table;
-        // Split idleness needs the runtime to exclude idle splits from the watermark; until it
-        // does, the option is refused rather than ignored.
-        if table
-            .options()
-            .iter()
-            .any(|(key, _)| key == "scan.watermark.idle-timeout")
-        {
-            return Err(SqlError::unsupported(format!(
-                "table \"{}\": 'scan.watermark.idle-timeout' is not supported yet (bounded file splits end instead of idling)",
-                table.name()
-            ))
-            .at(map.find_identifier(table.name())));
-        }
-        registry::validate_source(table.options(), &table.physical_schema).map_err(|e| {
-            SqlError::new(
-                SqlState::INVALID_PARAMETER_VALUE,
-                format!("table \"{}\": {e}", table.name()),
-            )
-            .at(map.find_identifier(table.name()))
-        })
-    }
-
     async fn select(
         &mut self,
         plan: StreamPlan,
         map: &TextMap<'_>,
         stdout: &mut Results<'_>,
     ) -> Result<(), SqlError> {
-        self.validate_source(&plan, map)?;
+        validate_source(&plan, map)?;
         if self.mode == Mode::Check {
             return Ok(());
         }
@@ -373,81 +289,6 @@ impl Pipeline {
         }
         writer.finish().await.map_err(stream_io)
     }
-}
-
-/// Renames a job's columns to the sink's (an `INSERT` matches columns by position).
-struct Conform {
-    schema: SchemaRef,
-    inner: Box<dyn SinkWriter>,
-}
-
-#[async_trait::async_trait]
-impl SinkWriter for Conform {
-    async fn write(
-        &mut self,
-        batch: datafusion::arrow::array::RecordBatch,
-    ) -> Result<(), runnel_engine::stream::StreamError> {
-        let batch = datafusion::arrow::array::RecordBatch::try_new(
-            self.schema.clone(),
-            batch.columns().to_vec(),
-        )?;
-        self.inner.write(batch).await
-    }
-
-    async fn on_watermark(
-        &mut self,
-        watermark: i64,
-    ) -> Result<(), runnel_engine::stream::StreamError> {
-        self.inner.on_watermark(watermark).await
-    }
-
-    async fn finish(&mut self) -> Result<(), runnel_engine::stream::StreamError> {
-        self.inner.finish().await
-    }
-}
-
-/// An `INSERT`'s query must produce the sink's columns: same count, same types.
-fn check_sink_columns(
-    produced: &SchemaRef,
-    sink: &StreamTable,
-    map: &TextMap<'_>,
-) -> Result<(), SqlError> {
-    let expected = &sink.physical_schema;
-    if !sink.is_physical_only() {
-        return Err(SqlError::unsupported(format!(
-            "sink \"{}\" has computed columns; a sink's columns are all physical",
-            sink.name()
-        )));
-    }
-    if produced.fields().len() != expected.fields().len() {
-        return Err(SqlError::new(
-            SqlState::DATATYPE_MISMATCH,
-            format!(
-                "INSERT INTO \"{}\" has {} columns but the query produces {}",
-                sink.name(),
-                expected.fields().len(),
-                produced.fields().len()
-            ),
-        )
-        .at(map.position(1, 1)));
-    }
-    for (want, got) in expected.fields().iter().zip(produced.fields()) {
-        if want.data_type() != got.data_type() {
-            return Err(SqlError::new(
-                SqlState::DATATYPE_MISMATCH,
-                format!(
-                    "column \"{}\" of sink \"{}\" is {} but the query produces {} ({}); add a CAST",
-                    want.name(),
-                    sink.name(),
-                    want.data_type(),
-                    got.data_type(),
-                    got.name()
-                ),
-            )
-            .at(map.position(1, 1)));
-        }
-    }
-    Ok(())
 }
 
 fn job_error(name: &str, error: runnel_engine::stream::StreamError) -> SqlError {

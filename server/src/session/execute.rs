@@ -17,6 +17,7 @@ use runnel_sql::{SqlError, SqlState, ddl};
 
 use super::copy::CopyOptions;
 use super::settings::{SettingChange, Settings};
+use super::streaming::StreamStatement;
 use super::{Session, TransactionState, lock};
 
 /// A statement ready to execute: parsed, classified and, for queries, planned.
@@ -30,6 +31,9 @@ pub struct Prepared {
     /// The rows the statement returns, when it returns rows (known before it runs, for the
     /// extended protocol's Describe).
     pub result_schema: Option<SchemaRef>,
+    /// The streaming job the statement runs (or explains), for statements over connector
+    /// tables.
+    pub stream: Option<StreamStatement>,
 }
 
 /// A message shown to the client next to a statement's result.
@@ -44,7 +48,7 @@ pub struct Notice {
 }
 
 impl Notice {
-    fn info(message: impl Into<String>) -> Self {
+    pub(super) fn info(message: impl Into<String>) -> Self {
         Notice {
             severity: "NOTICE",
             code: "00000",
@@ -105,7 +109,7 @@ pub struct Executed {
 }
 
 impl Executed {
-    fn new(outcome: Outcome) -> Self {
+    pub(super) fn new(outcome: Outcome) -> Self {
         Executed {
             outcome,
             notices: Vec::new(),
@@ -113,7 +117,7 @@ impl Executed {
         }
     }
 
-    fn command(command: impl Into<String>) -> Self {
+    pub(super) fn command(command: impl Into<String>) -> Self {
         Executed::new(Outcome::Command {
             command: command.into(),
             rows: None,
@@ -125,6 +129,14 @@ impl Session {
     /// Parse-time work for one statement: plans what DataFusion runs, so parameter and result
     /// types are known before execution.
     pub async fn prepare(&self, parsed: ParsedStatement) -> Result<Prepared, SqlError> {
+        if let Some(stream) = self.prepare_stream(&parsed).await? {
+            return Ok(Prepared {
+                result_schema: stream.result_schema(),
+                parsed,
+                plan: None,
+                stream: Some(stream),
+            });
+        }
         let (plan, result_schema) = match &parsed.statement {
             Statement::Query(_) | Statement::Insert(_) | Statement::Explain { .. } => {
                 let plan = self.plan_query(&parsed, &parsed.statement).await?;
@@ -150,6 +162,7 @@ impl Session {
             parsed,
             plan,
             result_schema,
+            stream: None,
         })
     }
 
@@ -189,6 +202,18 @@ impl Session {
         let parsed = &prepared.parsed;
         let text = parsed.text_map();
         let state = self.ctx.state();
+        if let Some(stream) = &prepared.stream {
+            let executed = self.execute_stream(stream)?;
+            if matches!(stream, StreamStatement::Insert { .. }) {
+                self.record_write();
+            }
+            return Ok(executed);
+        }
+        if let (Statement::CreateTable(_), Some(def)) = (&parsed.statement, &parsed.stream_table) {
+            let executed = self.create_connector_table(parsed, def)?;
+            self.record_write();
+            return Ok(executed);
+        }
         match &parsed.statement {
             Statement::Query(_)
             | Statement::Explain { .. }
@@ -221,6 +246,11 @@ impl Session {
                 executed.notices = outcome.notices.into_iter().map(Notice::info).collect();
                 Ok(executed)
             }
+            Statement::CreateView(create) if create.materialized => {
+                let executed = self.create_materialized_view(parsed, create).await?;
+                self.record_write();
+                Ok(executed)
+            }
             Statement::CreateView(create) => {
                 let outcome = ddl::create_view(&state, &self.catalog, create, parsed).await?;
                 self.record_write();
@@ -243,6 +273,7 @@ impl Session {
                     *cascade,
                     parsed,
                 )?;
+                self.stop_jobs_of(&outcome.dropped);
                 self.record_write();
                 let mut executed = Executed::command(format!("DROP {object_type}"));
                 executed.notices = outcome.notices.into_iter().map(Notice::info).collect();
@@ -422,6 +453,7 @@ impl Session {
                 return Ok(rows("SHOW", batch));
             }
             ShowTarget::Tables => return Ok(rows("SHOW", ddl::show_tables(&self.catalog))),
+            ShowTarget::Jobs => return Ok(rows("SHOW", self.jobs.table())),
             ShowTarget::Parameter(name) => name,
         };
         let value = lock(&self.settings).get(&name)?;
@@ -590,6 +622,8 @@ enum ShowTarget {
     All,
     /// `SHOW TABLES`.
     Tables,
+    /// `SHOW JOBS`: the streaming jobs.
+    Jobs,
     /// One parameter, by the name `Settings` knows it.
     Parameter(String),
 }
@@ -609,6 +643,7 @@ fn show_target(variable: &[datafusion::sql::sqlparser::ast::Ident]) -> ShowTarge
     {
         ["all"] => ShowTarget::All,
         ["tables"] => ShowTarget::Tables,
+        ["jobs"] => ShowTarget::Jobs,
         ["transaction", "isolation", "level"] => {
             ShowTarget::Parameter("transaction_isolation".into())
         }
@@ -645,6 +680,7 @@ fn static_result_schema(statement: &Statement) -> Option<SchemaRef> {
         Statement::ShowVariable { variable } => match show_target(variable) {
             ShowTarget::All => text(&SHOW_ALL_COLUMNS),
             ShowTarget::Tables => text(&["name", "kind"]),
+            ShowTarget::Jobs => Some(crate::job::JobManager::schema()),
             ShowTarget::Parameter(name) => text(&[show_column(&name).as_str()]),
         },
         _ => None,
@@ -702,7 +738,7 @@ fn unsupported_statement(statement: &Statement) -> SqlError {
     SqlError::unsupported(format!("{} is not supported", words.join(" ")))
 }
 
-fn rows(command: &'static str, batch: RecordBatch) -> Executed {
+pub(super) fn rows(command: &'static str, batch: RecordBatch) -> Executed {
     let schema = batch.schema();
     let stream = match MemoryStream::try_new(vec![batch], schema.clone(), None) {
         Ok(stream) => Box::pin(stream) as SendableRecordBatchStream,

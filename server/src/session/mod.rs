@@ -16,6 +16,7 @@ mod copy;
 mod execute;
 mod rewrite;
 pub mod settings;
+pub mod streaming;
 
 use std::sync::{Arc, Mutex};
 
@@ -25,7 +26,10 @@ use datafusion_pg_catalog::sql::PostgresCompatibilityParser;
 use runnel_sql::Catalog;
 use tokio_util::sync::CancellationToken;
 
+use crate::job::JobManager;
+
 pub use copy::{CopyFormat, CopyOptions};
+use execute::rows;
 pub use execute::{Executed, Notice, Outcome, Prepared};
 use settings::Settings;
 
@@ -52,6 +56,7 @@ struct Transaction {
 pub struct Session {
     ctx: SessionContext,
     catalog: Arc<Catalog>,
+    jobs: Arc<JobManager>,
     compat: Arc<PostgresCompatibilityParser>,
     settings: Mutex<Settings>,
     transaction: Mutex<Transaction>,
@@ -66,15 +71,17 @@ impl std::fmt::Debug for Session {
 
 impl Session {
     /// A session over `template` (the server's prepared DataFusion state, cloned so settings
-    /// stay per session while the catalog is shared).
+    /// stay per session while the catalog and the jobs are shared).
     pub fn new(
         template: &SessionState,
         catalog: Arc<Catalog>,
+        jobs: Arc<JobManager>,
         compat: Arc<PostgresCompatibilityParser>,
     ) -> Self {
         Session {
             ctx: SessionContext::new_with_state(template.clone()),
             catalog,
+            jobs,
             compat,
             settings: Mutex::new(Settings::default()),
             transaction: Mutex::new(Transaction::default()),

@@ -7,12 +7,17 @@
 
 pub mod function_signatures;
 pub mod functions;
+pub mod jobs;
+pub mod relkind;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, MemoryCatalogProviderList};
+use datafusion::catalog::{
+    CatalogProvider, MemoryCatalogProvider, MemoryCatalogProviderList, MemorySchemaProvider,
+    SchemaProvider,
+};
 use datafusion::execution::SessionState;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{ColumnarValue, ScalarUDF, Volatility, create_udf};
@@ -23,6 +28,11 @@ use datafusion_pg_catalog::pg_catalog::oid_type_planner::PgOidTypePlanner;
 use datafusion_pg_catalog::setup_pg_catalog;
 use runnel_sql::types::RunnelTypePlanner;
 use runnel_sql::{Catalog, DATABASE, DEFAULT_SCHEMA, SqlError, SqlState};
+
+use crate::job::JobManager;
+
+/// The schema of Runnel's own system tables (`runnel_catalog.jobs`).
+pub const RUNNEL_CATALOG_SCHEMA: &str = "runnel_catalog";
 
 /// The single role Runnel knows until authentication arrives.
 pub const DEFAULT_USER: &str = "runnel";
@@ -53,7 +63,10 @@ impl PgCatalogContextProvider for Roles {
 }
 
 /// Builds the template session state over `catalog`.
-pub async fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, SqlError> {
+pub async fn build_session_state(
+    catalog: Arc<Catalog>,
+    jobs: Arc<JobManager>,
+) -> Result<SessionState, SqlError> {
     let mut config = SessionConfig::new()
         .with_default_catalog_and_schema(DATABASE, DEFAULT_SCHEMA)
         .with_create_default_catalog_and_schema(false)
@@ -70,13 +83,20 @@ pub async fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, 
 
     let database = Arc::new(MemoryCatalogProvider::new());
     database
-        .register_schema(DEFAULT_SCHEMA, catalog)
+        .register_schema(DEFAULT_SCHEMA, catalog.clone())
+        .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, e.strip_backtrace()))?;
+    let runnel_catalog = Arc::new(MemorySchemaProvider::new());
+    runnel_catalog
+        .register_table("jobs".to_string(), Arc::new(jobs::JobsTable::new(jobs)))
+        .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, e.strip_backtrace()))?;
+    database
+        .register_schema(RUNNEL_CATALOG_SCHEMA, runnel_catalog)
         .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, e.strip_backtrace()))?;
     let catalogs = Arc::new(MemoryCatalogProviderList::new());
     datafusion::catalog::CatalogProviderList::register_catalog(
         catalogs.as_ref(),
         DATABASE.to_string(),
-        database,
+        database.clone(),
     );
 
     let state = SessionStateBuilder::new()
@@ -91,6 +111,16 @@ pub async fn build_session_state(catalog: Arc<Catalog>) -> Result<SessionState, 
             format!("pg_catalog setup failed: {e}"),
         )
     })?;
+    let internal = |message: String| SqlError::new(SqlState::INTERNAL_ERROR, message);
+    let pg_catalog = database
+        .schema("pg_catalog")
+        .ok_or_else(|| internal("pg_catalog setup registered no schema".into()))?;
+    let pg_catalog = relkind::PgCatalogWithViews::new(pg_catalog, catalog)
+        .await
+        .map_err(|e| internal(e.strip_backtrace()))?;
+    database
+        .register_schema("pg_catalog", Arc::new(pg_catalog))
+        .map_err(|e| internal(e.strip_backtrace()))?;
     ctx.register_udf(version_udf());
     ctx.register_udf(to_regtype_udf());
     for function in functions::all() {

@@ -8,6 +8,10 @@
 //!
 //! Views are bound to what they read: an object that a view depends on cannot be dropped unless
 //! the drop cascades (PostgreSQL's rule), so a restored view always re-plans.
+//!
+//! Connector tables (Flink `CREATE TABLE ... WITH (...)`) and materialized views live here too.
+//! A materialized view's rows are a [`SnapshotTable`] its job publishes into; the catalog only
+//! keeps the definition and the table, the server runs the job.
 
 pub mod object;
 
@@ -22,10 +26,12 @@ use datafusion::common::{DataFusionError, Result as DfResult, exec_err};
 use datafusion::datasource::ViewTable;
 use datafusion::execution::SessionState;
 use runnel_engine::storage::{decode_schema, encode_schema};
+use runnel_engine::table::snapshot::SnapshotTable;
 use runnel_engine::{DurableTable, StorageError, Store, StoreWrite};
 
 use crate::error::{SqlError, SqlState};
-use object::{ObjectDef, ObjectKind, TableDef, ViewDef};
+use crate::streaming::{StreamTable, StreamTableProvider};
+use object::{ConnectorTableDef, MaterializedViewDef, ObjectDef, ObjectKind, TableDef, ViewDef};
 
 const NEXT_ID_KEY: &str = "next_object_id";
 
@@ -46,6 +52,20 @@ pub enum CatalogObject {
         /// The view DataFusion expands.
         view: Arc<ViewTable>,
     },
+    /// A connector table and its definition.
+    ConnectorTable {
+        /// Stored definition.
+        def: ConnectorTableDef,
+        /// The bound table.
+        table: Arc<StreamTable>,
+    },
+    /// A materialized view and its definition.
+    MaterializedView {
+        /// Stored definition.
+        def: MaterializedViewDef,
+        /// The rows its job has published.
+        table: SnapshotTable,
+    },
 }
 
 impl CatalogObject {
@@ -54,6 +74,8 @@ impl CatalogObject {
         match self {
             CatalogObject::Table { def, .. } => ObjectDef::Table(def.clone()),
             CatalogObject::View { def, .. } => ObjectDef::View(def.clone()),
+            CatalogObject::ConnectorTable { def, .. } => ObjectDef::ConnectorTable(def.clone()),
+            CatalogObject::MaterializedView { def, .. } => ObjectDef::MaterializedView(def.clone()),
         }
     }
 
@@ -62,21 +84,23 @@ impl CatalogObject {
         match self {
             CatalogObject::Table { table, .. } => Arc::new(table.clone()),
             CatalogObject::View { view, .. } => view.clone(),
+            CatalogObject::ConnectorTable { table, .. } => Arc::new(StreamTableProvider {
+                table: table.clone(),
+            }),
+            CatalogObject::MaterializedView { table, .. } => Arc::new(table.clone()),
         }
     }
 
-    /// Table or view.
+    /// Table, view or materialized view (a connector table is a table).
     pub fn kind(&self) -> ObjectKind {
-        match self {
-            CatalogObject::Table { .. } => ObjectKind::Table,
-            CatalogObject::View { .. } => ObjectKind::View,
-        }
+        self.def().kind()
     }
 
     fn depends_on(&self) -> &[String] {
         match self {
-            CatalogObject::Table { .. } => &[],
+            CatalogObject::Table { .. } | CatalogObject::ConnectorTable { .. } => &[],
             CatalogObject::View { def, .. } => &def.depends_on,
+            CatalogObject::MaterializedView { def, .. } => &def.depends_on,
         }
     }
 }
@@ -86,15 +110,17 @@ impl CatalogObject {
 pub struct Catalog {
     store: Arc<Store>,
     objects: RwLock<BTreeMap<String, CatalogObject>>,
-    /// Views loaded from the store but not yet re-planned (see [`Catalog::restore_views`]).
-    pending_views: Mutex<Vec<ViewDef>>,
+    /// Views and connector tables loaded from the store but not yet planned or bound (see
+    /// [`Catalog::restore_views`]), in creation order.
+    pending: Mutex<Vec<ObjectDef>>,
     /// Serializes catalog changes and holds the next object id.
     next_id: Mutex<u64>,
 }
 
 impl Catalog {
-    /// Loads the catalog from `store`. Tables are live at once; views wait for
-    /// [`Catalog::restore_views`], which needs a session to plan them.
+    /// Loads the catalog from `store`. Tables and materialized views are live at once; views
+    /// and connector tables wait for [`Catalog::restore_views`], which needs a session to plan
+    /// and bind them.
     pub fn open(store: Arc<Store>) -> Result<Arc<Catalog>, SqlError> {
         let mut objects = BTreeMap::new();
         let mut views = Vec::new();
@@ -113,10 +139,16 @@ impl Catalog {
                         DurableTable::open(def.id, schema, store.clone()).map_err(storage_error)?;
                     objects.insert(name, CatalogObject::Table { def, table });
                 }
-                ObjectDef::View(def) => views.push(def),
+                ObjectDef::MaterializedView(def) => {
+                    let schema =
+                        decode_schema(&hex_decode(&def.schema_ipc)?).map_err(storage_error)?;
+                    let table = SnapshotTable::new(schema);
+                    objects.insert(name, CatalogObject::MaterializedView { def, table });
+                }
+                other @ (ObjectDef::View(_) | ObjectDef::ConnectorTable(_)) => views.push(other),
             }
         }
-        views.sort_by_key(|v| v.id);
+        views.sort_by_key(ObjectDef::id);
         let next_id = store
             .meta_u64(NEXT_ID_KEY)
             .map_err(storage_error)?
@@ -124,25 +156,46 @@ impl Catalog {
         Ok(Arc::new(Catalog {
             store,
             objects: RwLock::new(objects),
-            pending_views: Mutex::new(views),
+            pending: Mutex::new(views),
             next_id: Mutex::new(next_id),
         }))
     }
 
-    /// Re-plans the stored views, in creation order, with `state` (whose catalog must resolve
-    /// to this one). A view that no longer plans is reported and left out, never silently lost:
-    /// its definition stays in the store.
+    /// Re-plans the stored views and re-binds the connector tables, in creation order, with
+    /// `state` (whose catalog must resolve to this one). An object that no longer plans is
+    /// reported and left out, never silently lost: its definition stays in the store.
     pub async fn restore_views(&self, state: &SessionState) -> Vec<(String, SqlError)> {
-        let pending = std::mem::take(&mut *lock(&self.pending_views));
+        let pending = std::mem::take(&mut *lock(&self.pending));
         let mut failures = Vec::new();
         for def in pending {
-            match crate::ddl::plan_view_definition(state, &def.definition).await {
-                Ok(plan) => {
-                    let view = Arc::new(ViewTable::new(plan, Some(def.definition.clone())));
-                    write_guard(&self.objects)
-                        .insert(def.name.clone(), CatalogObject::View { def, view });
+            match def {
+                ObjectDef::View(def) => {
+                    match crate::ddl::plan_view_definition(state, &def.definition).await {
+                        Ok(plan) => {
+                            let view = Arc::new(ViewTable::new(plan, Some(def.definition.clone())));
+                            write_guard(&self.objects)
+                                .insert(def.name.clone(), CatalogObject::View { def, view });
+                        }
+                        Err(error) => failures.push((def.name.clone(), error)),
+                    }
                 }
-                Err(error) => failures.push((def.name.clone(), error)),
+                ObjectDef::ConnectorTable(def) => {
+                    let bound =
+                        crate::flink::parse_create_table(&def.definition).and_then(|parsed| {
+                            StreamTable::bind(parsed, def.definition.clone(), state)
+                        });
+                    match bound {
+                        Ok(table) => {
+                            let table = Arc::new(table);
+                            write_guard(&self.objects).insert(
+                                def.name.clone(),
+                                CatalogObject::ConnectorTable { def, table },
+                            );
+                        }
+                        Err(error) => failures.push((def.name.clone(), error)),
+                    }
+                }
+                ObjectDef::Table(_) | ObjectDef::MaterializedView(_) => {}
             }
         }
         failures
@@ -242,15 +295,72 @@ impl Catalog {
         Ok(())
     }
 
+    /// Creates a connector table from a bound Flink `CREATE TABLE`.
+    pub fn create_connector_table(&self, table: StreamTable) -> Result<(), SqlError> {
+        let mut next_id = lock(&self.next_id);
+        let name = table.name().to_string();
+        self.check_free(&name)?;
+        let id = *next_id;
+        let def = ConnectorTableDef {
+            id,
+            name: name.clone(),
+            definition: table.definition.clone(),
+        };
+        let mut write = StoreWrite::default();
+        write.put_catalog_object(&name, encode(&ObjectDef::ConnectorTable(def.clone()))?);
+        write.put_meta_u64(NEXT_ID_KEY, id + 1);
+        self.store.commit(write).map_err(storage_error)?;
+        *next_id = id + 1;
+        let table = Arc::new(table);
+        write_guard(&self.objects).insert(name, CatalogObject::ConnectorTable { def, table });
+        Ok(())
+    }
+
+    /// Creates a materialized view whose rows have `schema`, reading `depends_on`. Returns the
+    /// (empty) table its job publishes into.
+    pub fn create_materialized_view(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        definition: String,
+        depends_on: Vec<String>,
+    ) -> Result<SnapshotTable, SqlError> {
+        let mut next_id = lock(&self.next_id);
+        self.check_free(name)?;
+        let id = *next_id;
+        let def = MaterializedViewDef {
+            id,
+            name: name.to_string(),
+            definition,
+            schema_ipc: hex_encode(&encode_schema(&schema).map_err(storage_error)?),
+            depends_on,
+        };
+        let mut write = StoreWrite::default();
+        write.put_catalog_object(name, encode(&ObjectDef::MaterializedView(def.clone()))?);
+        write.put_meta_u64(NEXT_ID_KEY, id + 1);
+        self.store.commit(write).map_err(storage_error)?;
+        *next_id = id + 1;
+        let table = SnapshotTable::new(schema);
+        write_guard(&self.objects).insert(
+            name.to_string(),
+            CatalogObject::MaterializedView {
+                def,
+                table: table.clone(),
+            },
+        );
+        Ok(table)
+    }
+
     /// Drops `name`, which must be of `kind`. With `cascade`, objects that depend on it are
-    /// dropped too; without, their existence is an error. Returns the names dropped.
+    /// dropped too; without, their existence is an error. Returns the names dropped, with
+    /// their kinds.
     pub fn drop_object(
         &self,
         name: &str,
         kind: ObjectKind,
         if_exists: bool,
         cascade: bool,
-    ) -> Result<Vec<String>, SqlError> {
+    ) -> Result<Vec<(String, ObjectKind)>, SqlError> {
         let _serial = lock(&self.next_id);
         let Some(object) = self.get(name) else {
             if if_exists {
@@ -284,7 +394,8 @@ impl Catalog {
                     format!("cannot drop {kind} {name} because other objects depend on it"),
                 )
                 .with_detail(format!(
-                    "view {dependent} depends on {} {current}",
+                    "{} {dependent} depends on {} {current}",
+                    self.kind_of(dependent),
                     self.kind_of(&current)
                 ))
                 .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
@@ -305,10 +416,13 @@ impl Catalog {
         }
         self.store.commit(write).map_err(storage_error)?;
         let mut objects = write_guard(&self.objects);
-        for doomed_name in &doomed {
-            objects.remove(doomed_name);
+        let mut dropped = Vec::with_capacity(doomed.len());
+        for doomed_name in doomed {
+            if let Some(object) = objects.remove(&doomed_name) {
+                dropped.push((doomed_name, object.kind()));
+            }
         }
-        Ok(doomed)
+        Ok(dropped)
     }
 
     fn kind_of(&self, name: &str) -> String {
@@ -327,7 +441,7 @@ impl Catalog {
 
     fn check_free(&self, name: &str) -> Result<(), SqlError> {
         if read(&self.objects).contains_key(name)
-            || lock(&self.pending_views).iter().any(|v| v.name == name)
+            || lock(&self.pending).iter().any(|v| v.name() == name)
         {
             return Err(duplicate(name));
         }

@@ -1,7 +1,7 @@
 //! Catalog objects as they are stored: plain serde structs, encoded as JSON in the store.
 //!
-//! Each kind of object is one variant; sources, sinks and materialized views become more
-//! variants. Definitions keep the user's SQL so `SHOW CREATE` can print it and so an object can
+//! Each kind of object is one variant: durable tables, views, connector tables (sources and
+//! sinks) and materialized views. Definitions keep the user's SQL so `SHOW CREATE` can print it and so an object can
 //! be re-planned after a restart; a table's Arrow schema is stored too (as an Arrow IPC schema
 //! message, which is stable across Arrow versions) so its data never depends on re-planning.
 
@@ -15,6 +15,10 @@ pub enum ObjectDef {
     Table(TableDef),
     /// A view (`CREATE VIEW`).
     View(ViewDef),
+    /// A table read or written through a connector (a Flink `CREATE TABLE ... WITH (...)`).
+    ConnectorTable(ConnectorTableDef),
+    /// A materialized view (`CREATE MATERIALIZED VIEW`), kept up to date by a streaming job.
+    MaterializedView(MaterializedViewDef),
 }
 
 impl ObjectDef {
@@ -23,6 +27,8 @@ impl ObjectDef {
         match self {
             ObjectDef::Table(t) => &t.name,
             ObjectDef::View(v) => &v.name,
+            ObjectDef::ConnectorTable(t) => &t.name,
+            ObjectDef::MaterializedView(v) => &v.name,
         }
     }
 
@@ -31,6 +37,8 @@ impl ObjectDef {
         match self {
             ObjectDef::Table(t) => t.id,
             ObjectDef::View(v) => v.id,
+            ObjectDef::ConnectorTable(t) => t.id,
+            ObjectDef::MaterializedView(v) => v.id,
         }
     }
 
@@ -39,14 +47,18 @@ impl ObjectDef {
         match self {
             ObjectDef::Table(t) => &t.definition,
             ObjectDef::View(v) => &v.definition,
+            ObjectDef::ConnectorTable(t) => &t.definition,
+            ObjectDef::MaterializedView(v) => &v.definition,
         }
     }
 
-    /// What kind of object this is, in words ("table", "view").
+    /// What kind of object this is ("table", "view", "materialized view"); a connector table
+    /// is a table, as in Flink.
     pub fn kind(&self) -> ObjectKind {
         match self {
-            ObjectDef::Table(_) => ObjectKind::Table,
+            ObjectDef::Table(_) | ObjectDef::ConnectorTable(_) => ObjectKind::Table,
             ObjectDef::View(_) => ObjectKind::View,
+            ObjectDef::MaterializedView(_) => ObjectKind::MaterializedView,
         }
     }
 }
@@ -58,6 +70,8 @@ pub enum ObjectKind {
     Table,
     /// A view.
     View,
+    /// A materialized view.
+    MaterializedView,
 }
 
 impl std::fmt::Display for ObjectKind {
@@ -65,6 +79,7 @@ impl std::fmt::Display for ObjectKind {
         f.write_str(match self {
             ObjectKind::Table => "table",
             ObjectKind::View => "view",
+            ObjectKind::MaterializedView => "materialized view",
         })
     }
 }
@@ -92,5 +107,33 @@ pub struct ViewDef {
     /// The `CREATE VIEW` statement.
     pub definition: String,
     /// Names of the catalog objects the view reads (they cannot be dropped while it exists).
+    pub depends_on: Vec<String>,
+}
+
+/// A connector table. Its definition is bound again after a restart (computed columns and the
+/// watermark are expressions), like a view's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorTableDef {
+    /// Creation-ordered id; re-bound in this order after a restart.
+    pub id: u64,
+    /// Unqualified name.
+    pub name: String,
+    /// The Flink `CREATE TABLE` statement.
+    pub definition: String,
+}
+
+/// A materialized view: its query (re-planned and restarted after a restart) and the schema
+/// of its rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaterializedViewDef {
+    /// Creation-ordered id.
+    pub id: u64,
+    /// Unqualified name.
+    pub name: String,
+    /// The `CREATE MATERIALIZED VIEW` statement, as written (window TVF calls included).
+    pub definition: String,
+    /// The Arrow schema of its rows as an IPC schema message, hex-encoded.
+    pub schema_ipc: String,
+    /// Names of the catalog objects the view reads.
     pub depends_on: Vec<String>,
 }

@@ -97,12 +97,10 @@ impl StreamPlan {
             }
         }
         let table = &self.source.table;
-        let watermark = match &table.watermark {
-            Some((index, expr)) => format!(
-                ", watermark: {} AS {}",
-                table.schema.field(*index).name(),
-                expr
-            ),
+        // The watermark as declared (the bound expression prints literals in Arrow's
+        // internal spelling).
+        let watermark = match &table.def.watermark {
+            Some(def) => format!(", watermark: {} AS {}", def.column, def.expr),
             None => ", no watermark".to_string(),
         };
         lines.push(format!(

@@ -1,0 +1,171 @@
+//! The rows of a materialized view: what its job has emitted so far, readable by any query.
+//!
+//! A [`SnapshotTable`] is a DataFusion [`TableProvider`] over an immutable list of batches that
+//! is replaced, never mutated, when the job publishes. Its [`SnapshotWriter`] (the job's sink)
+//! stages rows and publishes them only when the job's output watermark advances or its input
+//! ends. Every result a watermark makes final is published in one step, so a query never sees
+//! half of what one watermark fired (some keys' windows and not others'): each query reads the
+//! consistent snapshot it started with.
+
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Result;
+use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::source::DataSourceExec;
+use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::stream::StreamError;
+use crate::stream::sink::SinkWriter;
+
+/// A materialized view's published rows. Cloning shares the table.
+#[derive(Debug, Clone)]
+pub struct SnapshotTable {
+    schema: SchemaRef,
+    published: Arc<RwLock<Arc<Vec<RecordBatch>>>>,
+}
+
+impl SnapshotTable {
+    /// An empty table of `schema`.
+    pub fn new(schema: SchemaRef) -> Self {
+        SnapshotTable {
+            schema,
+            published: Arc::new(RwLock::new(Arc::new(Vec::new()))),
+        }
+    }
+
+    /// The rows published so far.
+    pub fn snapshot(&self) -> Arc<Vec<RecordBatch>> {
+        self.published
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Drops every published row (the view's job restarts from the beginning of its input).
+    pub fn clear(&self) {
+        *self
+            .published
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Vec::new());
+    }
+
+    /// A sink publishing into this table.
+    pub fn writer(&self) -> SnapshotWriter {
+        SnapshotWriter {
+            table: self.clone(),
+            staged: Vec::new(),
+        }
+    }
+
+    fn publish(&self, staged: &mut Vec<RecordBatch>) {
+        if staged.is_empty() {
+            return;
+        }
+        let mut published = self
+            .published
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Copy-on-write of the batch list only (batches are shared, not copied): a reader
+        // keeps the list it took.
+        let mut next = Vec::with_capacity(published.len() + staged.len());
+        next.extend(published.iter().cloned());
+        next.append(staged);
+        *published = Arc::new(next);
+    }
+}
+
+#[async_trait]
+impl TableProvider for SnapshotTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        _limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let snapshot = self.snapshot();
+        let source = MemorySourceConfig::try_new(
+            &[snapshot.as_ref().clone()],
+            self.schema.clone(),
+            projection.cloned(),
+        )?;
+        Ok(DataSourceExec::from_data_source(source))
+    }
+}
+
+/// The sink of a materialized view's job: stages rows, publishes them at watermarks and at
+/// the end of input.
+#[derive(Debug)]
+pub struct SnapshotWriter {
+    table: SnapshotTable,
+    staged: Vec<RecordBatch>,
+}
+
+#[async_trait]
+impl SinkWriter for SnapshotWriter {
+    async fn write(&mut self, batch: RecordBatch) -> Result<(), StreamError> {
+        // The job's columns are the view's, by position; the names are the view's.
+        let batch = RecordBatch::try_new(self.table.schema.clone(), batch.columns().to_vec())?;
+        self.staged.push(batch);
+        Ok(())
+    }
+
+    async fn on_watermark(&mut self, _watermark: i64) -> Result<(), StreamError> {
+        self.table.publish(&mut self.staged);
+        Ok(())
+    }
+
+    async fn finish(&mut self) -> Result<(), StreamError> {
+        self.table.publish(&mut self.staged);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    fn batch(schema: &SchemaRef, values: Vec<i64>) -> RecordBatch {
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(values))])
+            .expect("batch")
+    }
+
+    #[tokio::test]
+    async fn rows_are_visible_only_once_a_watermark_publishes_them() {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, true)]));
+        let table = SnapshotTable::new(schema.clone());
+        let mut writer = table.writer();
+        writer
+            .write(batch(&schema, vec![1, 2]))
+            .await
+            .expect("write");
+        writer.write(batch(&schema, vec![3])).await.expect("write");
+        assert!(table.snapshot().is_empty(), "staged rows are not published");
+        let before = table.snapshot();
+        writer.on_watermark(10).await.expect("watermark");
+        let rows: usize = table.snapshot().iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 3);
+        assert!(before.is_empty(), "a reader keeps the snapshot it took");
+        writer.write(batch(&schema, vec![4])).await.expect("write");
+        writer.finish().await.expect("finish");
+        let rows: usize = table.snapshot().iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 4);
+        table.clear();
+        assert!(table.snapshot().is_empty());
+    }
+}

@@ -1,0 +1,256 @@
+//! The server's running jobs: started by `CREATE MATERIALIZED VIEW` and `INSERT INTO` a
+//! connector table, listed by `SHOW JOBS` and `runnel_catalog.jobs`, stopped by `DROP`.
+//!
+//! Each job is supervised by a task of its own that waits for it and records how it ended. A
+//! job's failure (an error or a panic in one of its tasks) stops that job only: it is recorded
+//! as `failed` with its error, and the server and every other job go on.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use datafusion::arrow::array::{
+    ArrayRef, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use runnel_engine::stream::StreamError;
+use runnel_engine::stream::message::WATERMARK_END;
+use runnel_engine::stream::sink::SinkWriter;
+use runnel_sql::streaming::StreamPlan;
+use tokio::task::AbortHandle;
+
+use super::{Job, JobCounters, progress};
+
+/// How a job stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Its tasks are running.
+    Running,
+    /// Its bounded input ended and every result was written.
+    Finished,
+    /// A task failed; the job stopped.
+    Failed(String),
+}
+
+impl JobStatus {
+    fn word(&self) -> &'static str {
+        match self {
+            JobStatus::Running => "running",
+            JobStatus::Finished => "finished",
+            JobStatus::Failed(_) => "failed",
+        }
+    }
+}
+
+struct Entry {
+    name: String,
+    target: String,
+    source: String,
+    started: SystemTime,
+    counters: Arc<JobCounters>,
+    status: Arc<Mutex<JobStatus>>,
+    supervisor: AbortHandle,
+}
+
+/// The jobs of one server.
+pub struct JobManager {
+    parallelism: usize,
+    jobs: Mutex<BTreeMap<u64, Entry>>,
+    next_id: Mutex<u64>,
+}
+
+impl std::fmt::Debug for JobManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobManager")
+            .field("parallelism", &self.parallelism)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for JobManager {
+    fn default() -> Self {
+        JobManager::new(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        )
+    }
+}
+
+impl JobManager {
+    /// A manager whose jobs run `parallelism` instances of each keyed operator.
+    pub fn new(parallelism: usize) -> Self {
+        JobManager {
+            parallelism: parallelism.max(1),
+            jobs: Mutex::new(BTreeMap::new()),
+            next_id: Mutex::new(1),
+        }
+    }
+
+    /// How many instances of each keyed operator a job runs.
+    pub fn parallelism(&self) -> usize {
+        self.parallelism
+    }
+
+    /// Starts `plan` writing to `sink` as a job named `name` that writes `target` (a
+    /// materialized view or a sink table). Returns the job's id.
+    pub fn start(
+        &self,
+        name: String,
+        target: String,
+        plan: &StreamPlan,
+        sink: Box<dyn SinkWriter>,
+    ) -> Result<u64, StreamError> {
+        let mut job = Job::start(plan, self.parallelism, sink)?;
+        let counters = job.counters();
+        let status = Arc::new(Mutex::new(JobStatus::Running));
+        let recorded = status.clone();
+        let id = {
+            let mut next = lock(&self.next_id);
+            let id = *next;
+            *next += 1;
+            id
+        };
+        let supervisor = tokio::spawn(async move {
+            let outcome = job.wait().await;
+            let status = match outcome {
+                Ok(()) => JobStatus::Finished,
+                Err(error) => {
+                    tracing::error!(job = id, %error, "job failed");
+                    JobStatus::Failed(error.to_string())
+                }
+            };
+            *lock(&recorded) = status;
+        });
+        tracing::info!(job = id, %name, "job started");
+        lock(&self.jobs).insert(
+            id,
+            Entry {
+                name,
+                target,
+                source: plan.source.table.name().to_string(),
+                started: SystemTime::now(),
+                counters,
+                status,
+                supervisor: supervisor.abort_handle(),
+            },
+        );
+        Ok(id)
+    }
+
+    /// Stops and forgets every job writing `target` (its materialized view was dropped).
+    /// Returns how many there were.
+    pub fn stop_target(&self, target: &str) -> usize {
+        let mut jobs = lock(&self.jobs);
+        let doomed: Vec<u64> = jobs
+            .iter()
+            .filter(|(_, entry)| entry.target == target)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in &doomed {
+            if let Some(entry) = jobs.remove(id) {
+                // Aborting the supervisor drops the job, which aborts its tasks and frees
+                // their state.
+                entry.supervisor.abort();
+                tracing::info!(job = id, name = %entry.name, "job stopped");
+            }
+        }
+        doomed.len()
+    }
+
+    /// The status of job `id`, if it exists.
+    pub fn status(&self, id: u64) -> Option<JobStatus> {
+        lock(&self.jobs).get(&id).map(|e| lock(&e.status).clone())
+    }
+
+    /// The schema of [`JobManager::table`].
+    pub fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("job_id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, false),
+            Field::new("status", DataType::Utf8, false),
+            Field::new("source", DataType::Utf8, false),
+            Field::new(
+                "watermark",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                true,
+            ),
+            Field::new("rows_in", DataType::Int64, false),
+            Field::new("rows_out", DataType::Int64, false),
+            Field::new("late_rows_dropped", DataType::Int64, false),
+            Field::new(
+                "started",
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                false,
+            ),
+            Field::new("error", DataType::Utf8, true),
+        ]))
+    }
+
+    /// Every job with its status and live counters, one row each in id order.
+    pub fn table(&self) -> RecordBatch {
+        let jobs = lock(&self.jobs);
+        let mut ids = Vec::with_capacity(jobs.len());
+        let mut names = Vec::with_capacity(jobs.len());
+        let mut statuses = Vec::with_capacity(jobs.len());
+        let mut sources = Vec::with_capacity(jobs.len());
+        let mut watermarks = Vec::with_capacity(jobs.len());
+        let mut rows_in = Vec::with_capacity(jobs.len());
+        let mut rows_out = Vec::with_capacity(jobs.len());
+        let mut late = Vec::with_capacity(jobs.len());
+        let mut started = Vec::with_capacity(jobs.len());
+        let mut errors = Vec::with_capacity(jobs.len());
+        for (id, entry) in jobs.iter() {
+            let status = lock(&entry.status).clone();
+            let now = progress(&entry.counters);
+            ids.push(*id as i64);
+            names.push(entry.name.clone());
+            statuses.push(status.word());
+            sources.push(entry.source.clone());
+            // The end of input moves the watermark to +infinity; that is no time to show.
+            watermarks.push(now.watermark.filter(|w| *w != WATERMARK_END));
+            rows_in.push(now.rows_in as i64);
+            rows_out.push(now.rows_out as i64);
+            late.push(now.late_rows as i64);
+            started.push(
+                entry
+                    .started
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64),
+            );
+            errors.push(match status {
+                JobStatus::Failed(error) => Some(error),
+                _ => None,
+            });
+        }
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from(ids)),
+            Arc::new(StringArray::from(names)),
+            Arc::new(StringArray::from(statuses)),
+            Arc::new(StringArray::from(sources)),
+            Arc::new(TimestampMillisecondArray::from(watermarks)),
+            Arc::new(Int64Array::from(rows_in)),
+            Arc::new(Int64Array::from(rows_out)),
+            Arc::new(Int64Array::from(late)),
+            Arc::new(TimestampMillisecondArray::from(started)),
+            Arc::new(StringArray::from(errors)),
+        ];
+        let schema = JobManager::schema();
+        RecordBatch::try_new(schema.clone(), columns)
+            .unwrap_or_else(|_| RecordBatch::new_empty(schema))
+    }
+}
+
+impl Drop for JobManager {
+    fn drop(&mut self) {
+        for entry in lock(&self.jobs).values() {
+            entry.supervisor.abort();
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,210 @@
+//! Planning shared by pipelines and sessions: streaming queries (group windows included),
+//! `INSERT INTO` a sink table, and the connector checks that come with them.
+
+use datafusion::execution::SessionState;
+use datafusion::sql::sqlparser::ast::{Insert, Query};
+use runnel_connectors::registry;
+use runnel_engine::stream::sink::SinkWriter;
+use runnel_sql::parser::TextMap;
+use runnel_sql::streaming::{
+    StreamPlan, StreamTable, WINDOW_RELATION_PREFIX, WindowCall, plan_stream_query,
+    rewrite_group_window,
+};
+use runnel_sql::{SqlError, SqlState};
+
+use super::Conform;
+
+/// Plans `query` as a streaming query (group windows rewritten into window relations first).
+/// `None` when it reads no connector table.
+pub async fn plan_stream(
+    state: &SessionState,
+    query: &Query,
+    windows: &[WindowCall],
+    map: &TextMap<'_>,
+) -> Result<Option<StreamPlan>, SqlError> {
+    let mut query = query.clone();
+    let mut windows = windows.to_vec();
+    // Group windows get relation names after every window TVF call of the text.
+    let next = windows
+        .iter()
+        .filter_map(|c| {
+            c.relation
+                .strip_prefix(WINDOW_RELATION_PREFIX)?
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .map_or(0, |n| n + 1);
+    if let Some(call) = rewrite_group_window(&mut query, next, map)? {
+        windows.push(call);
+    }
+    plan_stream_query(state, &query, &windows, map).await
+}
+
+/// Plans `INSERT INTO sink <insert's query>`: the query must stream, produce the sink's
+/// columns, and both tables' connector options must hold.
+pub async fn plan_insert(
+    state: &SessionState,
+    insert: &Insert,
+    sink: &StreamTable,
+    windows: &[WindowCall],
+    map: &TextMap<'_>,
+) -> Result<StreamPlan, SqlError> {
+    let name = sink.name();
+    let Some(source) = &insert.source else {
+        return Err(
+            SqlError::unsupported("INSERT into a sink table needs a query").at(map.position(1, 1)),
+        );
+    };
+    if !insert.columns.is_empty() {
+        return Err(SqlError::unsupported(
+            "INSERT with a column list into a sink table; select the sink's columns in order",
+        )
+        .at(map.find_identifier(name)));
+    }
+    let plan = plan_stream(state, source, windows, map)
+        .await?
+        .ok_or_else(|| {
+            SqlError::unsupported(
+                "INSERT INTO a sink table runs a streaming job, so its query must read a connector table",
+            )
+            .at(map.position(1, 1))
+        })?;
+    check_sink_columns(&plan.schema, sink, map)?;
+    registry::validate_sink(sink.options(), &sink.physical_schema).map_err(|e| {
+        SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("table \"{name}\": {e}"),
+        )
+        .at(map.find_identifier(name))
+    })?;
+    validate_source(&plan, map)?;
+    Ok(plan)
+}
+
+/// Opens `sink` for a job: rows arrive under the query's column names and leave under the
+/// sink's.
+pub fn open_sink_writer(sink: &StreamTable) -> Result<Box<dyn SinkWriter>, SqlError> {
+    let writer = registry::open_sink(sink.options(), &sink.physical_schema).map_err(|e| {
+        SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("table \"{}\": {e}", sink.name()),
+        )
+    })?;
+    Ok(Box::new(Conform::new(sink.physical_schema.clone(), writer)))
+}
+
+/// Checks the options of the table `plan` reads.
+pub fn validate_source(plan: &StreamPlan, map: &TextMap<'_>) -> Result<(), SqlError> {
+    let table = &plan.source.table;
+    // Split idleness needs the runtime to exclude idle splits from the watermark; until it
+    // does, the option is refused rather than ignored.
+    if table
+        .options()
+        .iter()
+        .any(|(key, _)| key == "scan.watermark.idle-timeout")
+    {
+        return Err(SqlError::unsupported(format!(
+            "table \"{}\": 'scan.watermark.idle-timeout' is not supported yet (bounded file splits end instead of idling)",
+            table.name()
+        ))
+        .at(map.find_identifier(table.name())));
+    }
+    registry::validate_source(table.options(), &table.physical_schema).map_err(|e| {
+        SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("table \"{}\": {e}", table.name()),
+        )
+        .at(map.find_identifier(table.name()))
+    })
+}
+
+/// An `INSERT`'s query must produce the sink's columns: same count, same types.
+pub fn check_sink_columns(
+    produced: &datafusion::arrow::datatypes::SchemaRef,
+    sink: &StreamTable,
+    map: &TextMap<'_>,
+) -> Result<(), SqlError> {
+    let expected = &sink.physical_schema;
+    if !sink.is_physical_only() {
+        return Err(SqlError::unsupported(format!(
+            "sink \"{}\" has computed columns; a sink's columns are all physical",
+            sink.name()
+        )));
+    }
+    if produced.fields().len() != expected.fields().len() {
+        return Err(SqlError::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "INSERT INTO \"{}\" has {} columns but the query produces {}",
+                sink.name(),
+                expected.fields().len(),
+                produced.fields().len()
+            ),
+        )
+        .at(map.position(1, 1)));
+    }
+    for (want, got) in expected.fields().iter().zip(produced.fields()) {
+        if want.data_type() != got.data_type() {
+            return Err(SqlError::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "column \"{}\" of sink \"{}\" is {} but the query produces {} ({}); add a CAST",
+                    want.name(),
+                    sink.name(),
+                    want.data_type(),
+                    got.data_type(),
+                    got.name()
+                ),
+            )
+            .at(map.position(1, 1)));
+        }
+    }
+    Ok(())
+}
+
+/// Binds a Flink `CREATE TABLE` (`text`, whose first character is at `map.position(1, 1)`) and
+/// checks that it names a connector whose options hold for reading or for writing.
+pub fn bind_connector_table(
+    def: runnel_sql::flink::StreamTableDef,
+    text: &str,
+    state: &SessionState,
+    map: &TextMap<'_>,
+) -> Result<StreamTable, SqlError> {
+    let name = def.name.clone();
+    let table = StreamTable::bind(def, text.to_string(), state).map_err(|mut e| {
+        // Positions of binding errors are within the statement.
+        e.position = e
+            .position
+            .and_then(|p| map.position(1, 1).map(|start| start + p - 1));
+        e
+    })?;
+    if table.connector().is_none() {
+        return Err(SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("table \"{name}\" needs a connector: WITH ('connector' = 'filesystem' | 'datagen' | 'print' | 'blackhole', ...)"),
+        )
+        .at(map.find_identifier(&name)));
+    }
+    check_connector(&table).map_err(|e| e.at(map.find_identifier(&name)))?;
+    Ok(table)
+}
+
+/// A table's options must make it a source or a sink of its connector.
+fn check_connector(table: &StreamTable) -> Result<(), SqlError> {
+    let source = registry::validate_source(table.options(), &table.physical_schema);
+    let error = match source {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    let sink = registry::validate_sink(table.options(), &table.physical_schema);
+    let error = match (sink, &error) {
+        (Ok(()), _) => return Ok(()),
+        (Err(sink_error), runnel_connectors::ConnectorError::NotASource { .. }) => sink_error,
+        (Err(_), _) => error,
+    };
+    Err(SqlError::new(
+        SqlState::INVALID_PARAMETER_VALUE,
+        format!("table \"{}\": {error}", table.name()),
+    ))
+}

@@ -1,0 +1,358 @@
+//! Streaming statements in a session: queries over connector tables, `EXPLAIN` of them,
+//! `INSERT INTO` a sink table, Flink `CREATE TABLE` and `CREATE MATERIALIZED VIEW`.
+//!
+//! - A `SELECT` over a connector table runs as a job whose rows stream to the client as its
+//!   windows fire; the statement ends when the input ends (bounded sources) or when the client
+//!   cancels it. Closing the result stream stops the job.
+//! - `INSERT INTO sink SELECT ...` and `CREATE MATERIALIZED VIEW` start background jobs owned by
+//!   the server's [`JobManager`]; they outlive the session.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
+use datafusion::common::DataFusionError;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::sql::sqlparser::ast::{CreateView, Statement, TableObject};
+use runnel_engine::stream::StreamError;
+use runnel_engine::stream::sink::SinkWriter;
+use runnel_sql::catalog::CatalogObject;
+use runnel_sql::catalog::object::ObjectKind;
+use runnel_sql::parser::ParsedStatement;
+use runnel_sql::streaming::{StreamPlan, StreamTable};
+use runnel_sql::{Catalog, SqlError, SqlState, ddl};
+use tokio::sync::mpsc;
+
+use super::execute::{Executed, Notice, Outcome};
+use super::{Session, rows};
+use crate::job::planning::{
+    bind_connector_table, open_sink_writer, plan_insert, plan_stream, validate_source,
+};
+use crate::job::{Job, JobManager};
+
+/// A statement that runs as (or explains) a streaming job.
+#[derive(Debug, Clone)]
+pub enum StreamStatement {
+    /// A query over a connector table; its rows stream to the client.
+    Select(Arc<StreamPlan>),
+    /// `EXPLAIN` of such a query.
+    Explain(Arc<StreamPlan>),
+    /// `INSERT INTO sink SELECT ...`: a background job.
+    Insert {
+        /// The query.
+        plan: Arc<StreamPlan>,
+        /// The sink table.
+        sink: Arc<StreamTable>,
+    },
+}
+
+impl StreamStatement {
+    /// The rows the statement returns, for Describe.
+    pub fn result_schema(&self) -> Option<SchemaRef> {
+        match self {
+            StreamStatement::Select(plan) => Some(plan.schema.clone()),
+            StreamStatement::Explain(_) => Some(Arc::new(Schema::new(vec![Field::new(
+                "plan",
+                datafusion::arrow::datatypes::DataType::Utf8,
+                false,
+            )]))),
+            StreamStatement::Insert { .. } => None,
+        }
+    }
+}
+
+/// The plan of a materialized view's query, checked like a source read by a job.
+pub async fn plan_materialized_view(
+    state: &datafusion::execution::SessionState,
+    create: &CreateView,
+    parsed: &ParsedStatement,
+) -> Result<StreamPlan, SqlError> {
+    let map = parsed.text_map();
+    let mut plan = plan_stream(state, &create.query, &parsed.windows, &map)
+        .await?
+        .ok_or_else(|| {
+            SqlError::unsupported(
+                "a materialized view is kept up to date by a streaming job, so its query must read a connector table; for a query over tables and views use CREATE VIEW",
+            )
+            .at(map.position(1, 1))
+        })?;
+    if !create.columns.is_empty() {
+        if create.columns.len() != plan.schema.fields().len() {
+            return Err(SqlError::new(
+                SqlState::SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION,
+                format!(
+                    "CREATE MATERIALIZED VIEW names {} columns but its query produces {}",
+                    create.columns.len(),
+                    plan.schema.fields().len()
+                ),
+            )
+            .at(map.position(1, 1)));
+        }
+        let fields: Vec<Field> = plan
+            .schema
+            .fields()
+            .iter()
+            .zip(&create.columns)
+            .map(|(field, column)| field.as_ref().clone().with_name(column.name.value.clone()))
+            .collect();
+        plan.schema = Arc::new(Schema::new(fields));
+    }
+    validate_source(&plan, &map)?;
+    Ok(plan)
+}
+
+/// Starts the job of materialized view `name` (whose query is `plan`) publishing into the
+/// view's table.
+pub fn start_view_job(
+    catalog: &Catalog,
+    jobs: &JobManager,
+    name: &str,
+    plan: &StreamPlan,
+) -> Result<u64, SqlError> {
+    let Some(CatalogObject::MaterializedView { table, .. }) = catalog.get(name) else {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("materialized view \"{name}\" does not exist"),
+        ));
+    };
+    table.clear();
+    jobs.start(
+        format!("materialized view {name}"),
+        name.to_string(),
+        plan,
+        Box::new(table.writer()),
+    )
+    .map_err(|e| job_error(name, e))
+}
+
+/// Restarts the jobs of every stored materialized view (after the catalog was restored).
+/// Their state is not durable yet: each job reads its input again from the beginning.
+pub async fn restart_materialized_views(
+    catalog: &Catalog,
+    jobs: &JobManager,
+    state: &datafusion::execution::SessionState,
+) -> Vec<(String, SqlError)> {
+    let mut failures = Vec::new();
+    for object in catalog.objects() {
+        let CatalogObject::MaterializedView { def, .. } = object else {
+            continue;
+        };
+        let result = async {
+            let mut statements = runnel_sql::parse_statements(&def.definition)?;
+            let parsed = statements.pop().ok_or_else(|| {
+                SqlError::new(
+                    SqlState::INTERNAL_ERROR,
+                    "empty materialized view definition",
+                )
+            })?;
+            let Statement::CreateView(create) = &parsed.statement else {
+                return Err(SqlError::new(
+                    SqlState::INTERNAL_ERROR,
+                    "a stored materialized view is not CREATE MATERIALIZED VIEW",
+                ));
+            };
+            let plan = plan_materialized_view(state, create, &parsed).await?;
+            start_view_job(catalog, jobs, &def.name, &plan)
+        }
+        .await;
+        if let Err(error) = result {
+            failures.push((def.name.clone(), error));
+        }
+    }
+    failures
+}
+
+impl Session {
+    /// Plans `parsed` if it is a streaming statement.
+    pub(super) async fn prepare_stream(
+        &self,
+        parsed: &ParsedStatement,
+    ) -> Result<Option<StreamStatement>, SqlError> {
+        let state = self.ctx.state();
+        let map = parsed.text_map();
+        match &parsed.statement {
+            Statement::Query(query) => Ok(plan_stream(&state, query, &parsed.windows, &map)
+                .await?
+                .map(|plan| StreamStatement::Select(Arc::new(plan)))),
+            Statement::Explain { statement, .. } => match statement.as_ref() {
+                Statement::Query(query) => Ok(plan_stream(&state, query, &parsed.windows, &map)
+                    .await?
+                    .map(|plan| StreamStatement::Explain(Arc::new(plan)))),
+                _ => Ok(None),
+            },
+            Statement::Insert(insert) => {
+                let TableObject::TableName(name) = &insert.table else {
+                    return Ok(None);
+                };
+                let name = ddl::object_name(name, &map)?;
+                let Some(CatalogObject::ConnectorTable { table: sink, .. }) =
+                    self.catalog.get(&name)
+                else {
+                    return Ok(None);
+                };
+                let plan = plan_insert(&state, insert, &sink, &parsed.windows, &map).await?;
+                Ok(Some(StreamStatement::Insert {
+                    plan: Arc::new(plan),
+                    sink,
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Runs a planned streaming statement.
+    pub(super) fn execute_stream(&self, statement: &StreamStatement) -> Result<Executed, SqlError> {
+        match statement {
+            StreamStatement::Select(plan) => self.stream_rows(plan),
+            StreamStatement::Explain(plan) => Ok(rows(
+                "EXPLAIN",
+                ddl::string_batch(&["plan"], vec![plan.description()]),
+            )),
+            StreamStatement::Insert { plan, sink } => {
+                let name = sink.name().to_string();
+                let writer = open_sink_writer(sink)?;
+                let id = self
+                    .jobs
+                    .start(format!("INSERT INTO {name}"), name.clone(), plan, writer)
+                    .map_err(|e| job_error(&name, e))?;
+                let mut executed = Executed::new(Outcome::Command {
+                    command: "INSERT".into(),
+                    rows: Some(0),
+                });
+                executed.notices.push(Notice::info(format!(
+                    "job {id} started: it writes into \"{name}\" in the background; SHOW JOBS lists it"
+                )));
+                Ok(executed)
+            }
+        }
+    }
+
+    /// A job whose rows stream to the client.
+    fn stream_rows(&self, plan: &StreamPlan) -> Result<Executed, SqlError> {
+        let (sender, receiver) = mpsc::channel::<Result<RecordBatch, DataFusionError>>(4);
+        let sink = ChannelSink {
+            sender: sender.clone(),
+        };
+        let mut job = Job::start(plan, self.jobs.parallelism(), Box::new(sink))
+            .map_err(|e| job_error("SELECT", e))?;
+        tokio::spawn(async move {
+            tokio::select! {
+                outcome = job.wait() => {
+                    if let Err(error) = outcome {
+                        let _ = sender
+                            .send(Err(DataFusionError::External(Box::new(error))))
+                            .await;
+                    }
+                }
+                // The client went away or the statement was cancelled: dropping the job stops
+                // its tasks.
+                () = sender.closed() => {}
+            }
+        });
+        let batches = futures::stream::unfold(receiver, |mut receiver| async move {
+            receiver.recv().await.map(|item| (item, receiver))
+        });
+        let schema = plan.schema.clone();
+        Ok(Executed::new(Outcome::Rows {
+            schema: schema.clone(),
+            stream: Box::pin(RecordBatchStreamAdapter::new(schema, batches)),
+            command: "SELECT",
+        }))
+    }
+
+    /// A Flink `CREATE TABLE`: binds it, checks its connector options and stores it.
+    pub(super) fn create_connector_table(
+        &self,
+        parsed: &ParsedStatement,
+        def: &runnel_sql::flink::StreamTableDef,
+    ) -> Result<Executed, SqlError> {
+        let map = parsed.text_map();
+        let name = def.name.clone();
+        if self.catalog.get(&name).is_some() && def.if_not_exists {
+            let mut executed = Executed::command("CREATE TABLE");
+            executed.notices.push(Notice::info(format!(
+                "relation \"{name}\" already exists, skipping"
+            )));
+            return Ok(executed);
+        }
+        let table =
+            bind_connector_table(def.clone(), parsed.original_text(), &self.ctx.state(), &map)?;
+        self.catalog
+            .create_connector_table(table)
+            .map_err(|e| e.at(map.find_identifier(&name)))?;
+        Ok(Executed::command("CREATE TABLE"))
+    }
+
+    /// `CREATE MATERIALIZED VIEW`: stores the view and starts its job.
+    pub(super) async fn create_materialized_view(
+        &self,
+        parsed: &ParsedStatement,
+        create: &CreateView,
+    ) -> Result<Executed, SqlError> {
+        let map = parsed.text_map();
+        let name = ddl::object_name(&create.name, &map)?;
+        if create.if_not_exists && self.catalog.get(&name).is_some() {
+            let mut executed = Executed::command("CREATE MATERIALIZED VIEW");
+            executed.notices.push(Notice::info(format!(
+                "relation \"{name}\" already exists, skipping"
+            )));
+            return Ok(executed);
+        }
+        if create.or_replace {
+            return Err(SqlError::unsupported(
+                "CREATE OR REPLACE MATERIALIZED VIEW; drop the view and create it again",
+            )
+            .at(map.position(1, 1)));
+        }
+        let plan = plan_materialized_view(&self.ctx.state(), create, parsed).await?;
+        self.catalog
+            .create_materialized_view(
+                &name,
+                plan.schema.clone(),
+                parsed.original_text().to_string(),
+                vec![plan.source.table.name().to_string()],
+            )
+            .map_err(|e| e.at(map.find_identifier(&name)))?;
+        if let Err(error) = start_view_job(&self.catalog, &self.jobs, &name, &plan) {
+            // Nothing may claim to exist that does not run.
+            let _ = self
+                .catalog
+                .drop_object(&name, ObjectKind::MaterializedView, true, false);
+            return Err(error);
+        }
+        Ok(Executed::command("CREATE MATERIALIZED VIEW"))
+    }
+
+    /// Stops the jobs of dropped materialized views.
+    pub(super) fn stop_jobs_of(&self, dropped: &[String]) {
+        for name in dropped {
+            self.jobs.stop_target(name);
+        }
+    }
+}
+
+/// Hands a job's rows to a client's result stream.
+struct ChannelSink {
+    sender: mpsc::Sender<Result<RecordBatch, DataFusionError>>,
+}
+
+#[async_trait::async_trait]
+impl SinkWriter for ChannelSink {
+    async fn write(&mut self, batch: RecordBatch) -> Result<(), StreamError> {
+        self.sender
+            .send(Ok(batch))
+            .await
+            .map_err(|_| StreamError::Internal("the client stopped reading the results".into()))
+    }
+
+    async fn finish(&mut self) -> Result<(), StreamError> {
+        Ok(())
+    }
+}
+
+fn job_error(name: &str, error: StreamError) -> SqlError {
+    SqlError::new(
+        SqlState::INTERNAL_ERROR,
+        format!("job {name} failed: {error}"),
+    )
+}
