@@ -38,7 +38,7 @@ impl Chain {
                     Message::Batch(batch) => operator.on_batch(batch, &mut next)?,
                     Message::Watermark(watermark) => operator.on_watermark(watermark, &mut next)?,
                     // End is the runtime's to send, after on_end.
-                    Message::End => {}
+                    Message::Idle | Message::End => {}
                 }
             }
             self.buffer = messages;

@@ -65,6 +65,10 @@ pub enum Message {
     /// No row with an event time at or below this one will follow (except late rows, which
     /// carry their arrival watermark and are judged by it).
     Watermark(EventTime),
+    /// The producer has had no rows for its idle timeout (`scan.watermark.idle-timeout`):
+    /// until it sends rows or a watermark again, its watermark does not hold back the
+    /// consumer's.
+    Idle,
     /// The input ended (bounded sources); no further messages follow.
     End,
 }

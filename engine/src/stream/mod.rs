@@ -8,6 +8,7 @@
 //! machines driven by the runtime with one message at a time; they never block and never touch
 //! channels themselves, so they can be tested (and later checkpointed) in isolation.
 
+pub mod align;
 pub mod calc;
 pub mod chain;
 pub mod error;

@@ -1,9 +1,12 @@
 //! Runs operators as tokio tasks connected by bounded channels.
 //!
 //! Each operator instance is one task. It reads all its inputs, forwards batches to the
-//! operator and combines watermarks: an instance's watermark is the minimum over its inputs, and
-//! it ends when every input has ended. Outputs go to one channel, or are hash-partitioned over
-//! several (watermarks and End are broadcast).
+//! operator and combines watermarks: an instance's watermark is the minimum over its inputs
+//! that are neither ended nor idle, it never moves back, and the instance ends when every input
+//! has ended. An input that sent [`Message::Idle`] is active again with its next batch or
+//! watermark; when every remaining input is idle the instance says so downstream. Outputs go
+//! to one channel, or are hash-partitioned over several (watermarks, Idle and End are
+//! broadcast).
 
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
@@ -75,33 +78,43 @@ pub async fn run_operator(
             })
             .boxed()
         }));
-    let mut watermarks = vec![WATERMARK_MIN; count];
-    let mut ended = vec![false; count];
+    let mut inputs = vec![InputState::default(); count];
     let mut combined = WATERMARK_MIN;
+    let mut idle_sent = false;
     let mut out = Vec::new();
     while let Some((index, message)) = merged.next().await {
         match message {
-            Message::Batch(batch) => operator.on_batch(batch, &mut out)?,
-            Message::Watermark(watermark) => {
-                watermarks[index] = watermarks[index].max(watermark);
-                let minimum = min_active(&watermarks, &ended);
-                if minimum > combined {
-                    combined = minimum;
-                    operator.on_watermark(combined, &mut out)?;
-                }
+            Message::Batch(batch) => {
+                inputs[index].idle = false;
+                idle_sent = false;
+                operator.on_batch(batch, &mut out)?;
             }
+            Message::Watermark(watermark) => {
+                let input = &mut inputs[index];
+                input.watermark = input.watermark.max(watermark);
+                input.idle = false;
+                idle_sent = false;
+            }
+            Message::Idle => inputs[index].idle = true,
             Message::End => {
-                ended[index] = true;
-                if ended.iter().all(|e| *e) {
+                inputs[index].ended = true;
+                if inputs.iter().all(|i| i.ended) {
                     break;
                 }
-                // An ended input no longer holds the watermark back.
-                let minimum = min_active(&watermarks, &ended);
-                if minimum > combined {
-                    combined = minimum;
-                    operator.on_watermark(combined, &mut out)?;
-                }
             }
+        }
+        match min_active(&inputs) {
+            Some(minimum) if minimum > combined => {
+                combined = minimum;
+                operator.on_watermark(combined, &mut out)?;
+            }
+            Some(_) => {}
+            None if !idle_sent => {
+                // Every input still open is idle: so is this instance.
+                idle_sent = true;
+                out.push(Message::Idle);
+            }
+            None => {}
         }
         for message in out.drain(..) {
             if !output.send(message).await? {
@@ -119,12 +132,118 @@ pub async fn run_operator(
     Ok(())
 }
 
-fn min_active(watermarks: &[EventTime], ended: &[bool]) -> EventTime {
-    watermarks
-        .iter()
-        .zip(ended)
-        .filter(|(_, ended)| !**ended)
-        .map(|(w, _)| *w)
-        .min()
-        .unwrap_or(EventTime::MAX)
+/// What the runtime knows of one input.
+#[derive(Debug, Clone, Copy)]
+struct InputState {
+    watermark: EventTime,
+    ended: bool,
+    idle: bool,
+}
+
+impl Default for InputState {
+    fn default() -> Self {
+        InputState {
+            watermark: WATERMARK_MIN,
+            ended: false,
+            idle: false,
+        }
+    }
+}
+
+/// The minimum watermark over the inputs that are neither ended nor idle; `None` when every
+/// input still open is idle.
+fn min_active(inputs: &[InputState]) -> Option<EventTime> {
+    let mut open = false;
+    let mut minimum: Option<EventTime> = None;
+    for input in inputs.iter().filter(|i| !i.ended) {
+        open = true;
+        if !input.idle {
+            minimum = Some(minimum.map_or(input.watermark, |m| m.min(input.watermark)));
+        }
+    }
+    if open { minimum } else { Some(EventTime::MAX) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::chain::{Probe, ProbeCounters};
+    use std::sync::Arc;
+
+    /// Sends `messages` on input `index` of a forwarding instance and returns what it emits.
+    async fn run(script: Vec<(usize, Message)>, inputs: usize) -> Vec<String> {
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for _ in 0..inputs {
+            let (sender, receiver) = edge();
+            senders.push(sender);
+            receivers.push(receiver);
+        }
+        let (out_sender, mut out_receiver) = edge();
+        let operator = Box::new(Probe::new(Arc::new(ProbeCounters::default())));
+        let task = tokio::spawn(run_operator(
+            operator,
+            receivers,
+            Output::Forward(out_sender),
+        ));
+        for (index, message) in script {
+            senders[index].send(message).await.expect("send");
+            // Let the instance take the message before the next one, so it sees the inputs
+            // in the script's order (different channels have no order between them).
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        drop(senders);
+        let mut seen = Vec::new();
+        while let Some(message) = out_receiver.recv().await {
+            seen.push(describe(&message));
+        }
+        task.await.expect("task").expect("instance");
+        seen
+    }
+
+    fn describe(message: &Message) -> String {
+        match message {
+            Message::Batch(batch) => format!("batch {}", batch.num_rows()),
+            Message::Watermark(w) => format!("watermark {w}"),
+            Message::Idle => "idle".to_string(),
+            Message::End => "end".to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_idle_input_stops_holding_the_watermark_back_until_it_speaks_again() {
+        let seen = run(
+            vec![
+                (0, Message::Watermark(10)),
+                (1, Message::Watermark(5)),
+                (0, Message::Watermark(20)),
+                // Input 1 goes idle: the watermark follows input 0 alone.
+                (1, Message::Idle),
+                (0, Message::Watermark(30)),
+                // Input 1 is back at 25: it holds the watermark again, which does not move
+                // back (30 stays), and moves on only when both are past 30.
+                (1, Message::Watermark(25)),
+                (0, Message::Watermark(40)),
+                (1, Message::Watermark(35)),
+                // Both idle: the instance is idle too.
+                (0, Message::Idle),
+                (1, Message::Idle),
+                (0, Message::End),
+                (1, Message::End),
+            ],
+            2,
+        )
+        .await;
+        assert_eq!(
+            seen,
+            vec![
+                "watermark 5",
+                "watermark 20",
+                "watermark 30",
+                "watermark 35",
+                "idle",
+                "end"
+            ]
+        );
+    }
 }

@@ -37,6 +37,7 @@ pub async fn run_sink(
                 }
             }
             Message::Watermark(watermark) => writer.on_watermark(watermark).await?,
+            Message::Idle => {}
             Message::End => {
                 writer.finish().await?;
                 return Ok(());

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 
+use runnel_engine::stream::align::Aligned;
 use runnel_engine::stream::calc::Calc;
 use runnel_engine::stream::chain::{Chain, Probe, ProbeCounters};
 use runnel_engine::stream::exchange::HashPartitioner;
@@ -40,14 +41,18 @@ impl JobCounters {
     }
 }
 
-/// Spawns the tasks of `plan` reading `splits` and writing to `sink` onto `tasks`.
+/// Spawns the tasks of `plan` reading `splits` and writing to `sink` onto `tasks`; splits
+/// without rows for `idle_timeout` stop holding back the watermark.
 pub fn spawn(
     plan: &StreamPlan,
     splits: Vec<Box<dyn SplitReader>>,
     parallelism: usize,
     sink: Box<dyn SinkWriter>,
+    idle_timeout: Option<std::time::Duration>,
     tasks: &mut JoinSet<Result<(), StreamError>>,
 ) -> Result<JobCounters, StreamError> {
+    let mut source_spec = plan.source.spec.clone();
+    source_spec.idle_timeout = idle_timeout;
     let mut counters = JobCounters::default();
     let window_at = plan
         .stages
@@ -106,7 +111,7 @@ pub fn spawn(
         let (source_sender, source_receiver) = edge();
         tasks.spawn(run_source(
             reader,
-            plan.source.spec.clone(),
+            source_spec.clone(),
             Output::Forward(source_sender),
         ));
         let mut chain: Vec<Box<dyn Operator>> = vec![Box::new(Probe::new(counters.source.clone()))];
@@ -166,9 +171,11 @@ fn operators(stages: &[Stage]) -> Result<Vec<Box<dyn Operator>>, StreamError> {
                 WindowAggregateKind::Windows(spec) => {
                     operators.push(Box::new(WindowAggregate::try_new(spec.clone())?))
                 }
-                WindowAggregateKind::Session(spec) => {
-                    operators.push(Box::new(SessionAggregate::try_new(spec.clone())?))
-                }
+                // A session's rows merge with the sessions placed before them: fed in stamp
+                // order, the result does not depend on how the splits interleave.
+                WindowAggregateKind::Session(spec) => operators.push(Box::new(Aligned::new(
+                    Box::new(SessionAggregate::try_new(spec.clone())?),
+                ))),
             },
         }
     }

@@ -8,6 +8,8 @@ mod conform;
 pub mod graph;
 pub mod manager;
 pub mod planning;
+#[cfg(test)]
+mod property_tests;
 
 use std::sync::Arc;
 
@@ -62,7 +64,14 @@ impl Job {
             registry::open_source(table.options(), &table.physical_schema, parallelism.max(1))
                 .map_err(|e| StreamError::Source(format!("table \"{}\": {e}", table.name())))?;
         let mut tasks = JoinSet::new();
-        let counters = graph::spawn(plan, source.splits, parallelism, sink, &mut tasks)?;
+        let counters = graph::spawn(
+            plan,
+            source.splits,
+            parallelism,
+            sink,
+            source.idle_timeout,
+            &mut tasks,
+        )?;
         Ok(Job {
             counters: Arc::new(counters),
             tasks,

@@ -97,19 +97,6 @@ pub fn open_sink_writer(sink: &StreamTable) -> Result<Box<dyn SinkWriter>, SqlEr
 /// Checks the options of the table `plan` reads.
 pub fn validate_source(plan: &StreamPlan, map: &TextMap<'_>) -> Result<(), SqlError> {
     let table = &plan.source.table;
-    // Split idleness needs the runtime to exclude idle splits from the watermark; until it
-    // does, the option is refused rather than ignored.
-    if table
-        .options()
-        .iter()
-        .any(|(key, _)| key == "scan.watermark.idle-timeout")
-    {
-        return Err(SqlError::unsupported(format!(
-            "table \"{}\": 'scan.watermark.idle-timeout' is not supported yet (bounded file splits end instead of idling)",
-            table.name()
-        ))
-        .at(map.find_identifier(table.name())));
-    }
     registry::validate_source(table.options(), &table.physical_schema).map_err(|e| {
         SqlError::new(
             SqlState::INVALID_PARAMETER_VALUE,

@@ -369,6 +369,8 @@ impl Builder<'_> {
         Ok(SourceSpec {
             computed,
             watermark,
+            // An option of the connector, known when the job opens its source.
+            idle_timeout: None,
         })
     }
 

@@ -1,0 +1,187 @@
+//! Feeding an operator its rows in arrival-watermark order across inputs.
+//!
+//! Rows carry the watermark of their source split at arrival. With one split those stamps only
+//! grow in arrival order. With several splits they interleave as timing decides: a row of a
+//! split that is ahead can carry a stamp above that of a row of a slower split that arrives
+//! after it. Operators whose decision for a row depends on the rows placed before it (a SESSION
+//! window merges a row into the sessions open *for that row*) would then give results that
+//! depend on timing. [`Aligned`] holds each row until the operator's watermark (the minimum over
+//! its inputs) reaches the row's stamp and releases held rows sorted by stamp. No row can arrive
+//! later with a smaller stamp: an input's rows are stamped at or above every watermark it has
+//! already sent. The operator thus sees one order, the same for every batch size, parallelism
+//! and timing; rows with equal stamps commute.
+//!
+//! The cost is latency, not work: a row waits for the next watermark of every input (sources
+//! send one after each batch).
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::BooleanArray;
+use datafusion::arrow::array::{Array, Int64Array, RecordBatch, UInt32Array};
+use datafusion::arrow::compute::{concat, concat_batches, filter, filter_record_batch, take};
+
+use super::message::{EventTime, WATERMARK_END, WATERMARK_MIN};
+use super::{Message, Operator, OperatorMetrics, StreamBatch, StreamError};
+
+/// Wraps an operator so it sees rows in stamp order (see the module documentation).
+pub struct Aligned {
+    inner: Box<dyn Operator>,
+    held: Vec<StreamBatch>,
+    watermark: EventTime,
+}
+
+impl Aligned {
+    /// `inner`, fed in stamp order.
+    pub fn new(inner: Box<dyn Operator>) -> Self {
+        Aligned {
+            inner,
+            held: Vec::new(),
+            watermark: WATERMARK_MIN,
+        }
+    }
+
+    /// Passes the held rows stamped at or below `watermark` to the inner operator, in stamp
+    /// order (arrival order among equal stamps).
+    fn release(&mut self, watermark: EventTime, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        if self.held.is_empty() {
+            return Ok(());
+        }
+        let schema = self.held[0].data.schema();
+        let data = concat_batches(&schema, self.held.iter().map(|b| &b.data))?;
+        let stamps: Vec<&dyn Array> = self
+            .held
+            .iter()
+            .map(|b| &b.arrival_watermark as &dyn Array)
+            .collect();
+        let stamps = concat(&stamps)?;
+        let stamps = stamps
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| StreamError::Internal("arrival watermarks are not Int64".into()))?
+            .clone();
+        self.held.clear();
+        let ready = BooleanArray::from_unary(&stamps, |stamp| stamp <= watermark);
+        let ready_rows = ready.true_count();
+        if ready_rows < stamps.len() {
+            let waiting = datafusion::arrow::compute::not(&ready)?;
+            let rest = filter_record_batch(&data, &waiting)?;
+            let rest_stamps = filter(&stamps, &waiting)?;
+            let rest_stamps = rest_stamps
+                .as_any()
+                .downcast_ref::<Int64Array>()
+                .ok_or_else(|| StreamError::Internal("arrival watermarks are not Int64".into()))?
+                .clone();
+            self.held.push(StreamBatch::new(rest, rest_stamps)?);
+        }
+        if ready_rows == 0 {
+            return Ok(());
+        }
+        let values = stamps.values();
+        let mut order: Vec<u32> = (0..stamps.len() as u32)
+            .filter(|&i| ready.value(i as usize))
+            .collect();
+        // Stable: arrival order is kept among equal stamps.
+        order.sort_by_key(|&i| values[i as usize]);
+        let indices = UInt32Array::from(order);
+        let columns = data
+            .columns()
+            .iter()
+            .map(|c| take(c.as_ref(), &indices, None))
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch = RecordBatch::try_new(schema, columns)?;
+        let sorted = take(&stamps, &indices, None)?;
+        let sorted = sorted
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| StreamError::Internal("arrival watermarks are not Int64".into()))?
+            .clone();
+        self.inner.on_batch(StreamBatch::new(batch, sorted)?, out)
+    }
+}
+
+impl Operator for Aligned {
+    fn on_batch(&mut self, batch: StreamBatch, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        // A row stamped at or below the current watermark can go at once: every row after it
+        // is stamped at or above that watermark.
+        let newest = batch.arrival_watermark.values().iter().copied().max();
+        if self.held.is_empty() && newest.is_some_and(|stamp| stamp <= self.watermark) {
+            return self.inner.on_batch(batch, out);
+        }
+        self.held.push(batch);
+        Ok(())
+    }
+
+    fn on_watermark(
+        &mut self,
+        watermark: EventTime,
+        out: &mut Vec<Message>,
+    ) -> Result<(), StreamError> {
+        self.watermark = watermark;
+        self.release(watermark, out)?;
+        self.inner.on_watermark(watermark, out)
+    }
+
+    fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        self.release(WATERMARK_END, out)?;
+        self.inner.on_end(out)
+    }
+
+    fn metrics(&self) -> &Arc<OperatorMetrics> {
+        self.inner.metrics()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::chain::{Probe, ProbeCounters};
+
+    fn batch(stamps: &[i64]) -> StreamBatch {
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+            datafusion::arrow::datatypes::Field::new(
+                "s",
+                datafusion::arrow::datatypes::DataType::Int64,
+                false,
+            ),
+        ]));
+        let data = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(stamps.to_vec()))])
+            .expect("batch");
+        StreamBatch::new(data, Int64Array::from(stamps.to_vec())).expect("stream batch")
+    }
+
+    fn released(out: &mut Vec<Message>) -> Vec<Vec<i64>> {
+        out.drain(..)
+            .filter_map(|m| match m {
+                Message::Batch(b) => Some(b.arrival_watermark.values().to_vec()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn rows_are_released_in_stamp_order_once_the_watermark_reaches_them() {
+        let mut aligned = Aligned::new(Box::new(Probe::new(Arc::new(ProbeCounters::default()))));
+        let mut out = Vec::new();
+        // Split A is ahead (stamps 30, 40); split B follows with 10, 20.
+        aligned.on_batch(batch(&[30, 40]), &mut out).expect("batch");
+        aligned.on_batch(batch(&[10, 20]), &mut out).expect("batch");
+        assert!(
+            released(&mut out).is_empty(),
+            "nothing before the watermark"
+        );
+        aligned.on_watermark(25, &mut out).expect("watermark");
+        assert_eq!(released(&mut out), vec![vec![10, 20]]);
+        // A row at the current watermark goes through at once.
+        aligned.on_batch(batch(&[35, 25]), &mut out).expect("batch");
+        assert!(released(&mut out).is_empty(), "held rows come first");
+        aligned.on_watermark(35, &mut out).expect("watermark");
+        assert_eq!(released(&mut out), vec![vec![25, 30, 35]]);
+        aligned.on_batch(batch(&[35]), &mut out).expect("batch");
+        assert!(
+            released(&mut out).is_empty(),
+            "while 40 is held, a new row waits too and is sorted with it"
+        );
+        aligned.on_end(&mut out).expect("end");
+        assert_eq!(released(&mut out), vec![vec![35, 40]]);
+    }
+}
