@@ -177,7 +177,7 @@ fn check_plain_table(create: &CreateTable, text: &TextMap<'_>) -> Result<(), Sql
     }
     if !matches!(create.table_options, CreateTableOptions::None) {
         return Err(SqlError::unsupported(
-            "CREATE TABLE ... WITH (...) options are not supported yet: tables without options are durable Runnel tables; connectors (kafka, filesystem, datagen) come with streaming sources",
+            "CREATE TABLE ... WITH (...) declares a connector table, in Flink's form: WITH ('connector' = 'filesystem' | 'datagen' | 'print' | 'blackhole', ...); tables without options are durable Runnel tables",
         ));
     }
     if let Some(constraint) = create.constraints.first() {
@@ -249,8 +249,9 @@ pub async fn create_view(
 ) -> Result<DdlOutcome, SqlError> {
     let text = parsed.text_map();
     if create.materialized {
-        return Err(SqlError::unsupported(
-            "CREATE MATERIALIZED VIEW is not supported yet (it comes with streaming jobs); use CREATE VIEW",
+        return Err(SqlError::new(
+            SqlState::INTERNAL_ERROR,
+            "materialized views are created by the session's streaming path",
         ));
     }
     let name = object_name(&create.name, &text)?;
