@@ -5,6 +5,7 @@
 //! ```text
 //! cargo bench --bench windows                      # 10 M events per run
 //! RUNNEL_BENCH_EVENTS=1000000 cargo bench --bench windows
+//! cargo bench --bench windows -- SESSION             # only the queries whose name has SESSION
 //! ```
 //!
 //! Each run plans the SQL below through the same code as `runnel run`, generates the events in
@@ -116,7 +117,14 @@ fn main() {
         "{:<16} {:>11} {:>9} {:>12} {:>14} {:>14}",
         "query", "parallelism", "seconds", "rows out", "events/s", "events/s/core"
     );
-    for query in QUERIES {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    for query in QUERIES
+        .iter()
+        .filter(|q| only.is_empty() || only.iter().any(|o| q.name.contains(o.as_str())))
+    {
         for parallelism in [1, 2] {
             match runtime.block_on(run(events, query, parallelism)) {
                 Ok(run) => {

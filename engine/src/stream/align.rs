@@ -9,7 +9,8 @@
 //! its inputs) reaches the row's stamp and releases held rows sorted by stamp. No row can arrive
 //! later with a smaller stamp: an input's rows are stamped at or above every watermark it has
 //! already sent. The operator thus sees one order, the same for every batch size, parallelism
-//! and timing; rows with equal stamps commute.
+//! and timing. Rows with equal stamps keep their arrival order: within a split it is fixed;
+//! across splits (both exactly at the same watermark) it follows timing.
 //!
 //! The cost is latency, not work: a row waits for the next watermark of every input (sources
 //! send one after each batch).
@@ -26,7 +27,10 @@ use super::{Message, Operator, OperatorMetrics, StreamBatch, StreamError};
 /// Wraps an operator so it sees rows in stamp order (see the module documentation).
 pub struct Aligned {
     inner: Box<dyn Operator>,
-    held: Vec<StreamBatch>,
+    /// Held rows, with the smallest stamp of each batch: a batch stamped wholly above the
+    /// watermark is not touched when the watermark advances (a split far ahead of the others
+    /// can have many rows held).
+    held: Vec<(StreamBatch, EventTime)>,
     watermark: EventTime,
 }
 
@@ -43,13 +47,17 @@ impl Aligned {
     /// Passes the held rows stamped at or below `watermark` to the inner operator, in stamp
     /// order (arrival order among equal stamps).
     fn release(&mut self, watermark: EventTime, out: &mut Vec<Message>) -> Result<(), StreamError> {
-        if self.held.is_empty() {
+        if !self.held.iter().any(|(_, oldest)| *oldest <= watermark) {
             return Ok(());
         }
-        let schema = self.held[0].data.schema();
-        let data = concat_batches(&schema, self.held.iter().map(|b| &b.data))?;
-        let stamps: Vec<&dyn Array> = self
-            .held
+        let (ready_batches, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(_, oldest)| *oldest <= watermark);
+        self.held = waiting;
+        let ready_batches: Vec<StreamBatch> = ready_batches.into_iter().map(|(b, _)| b).collect();
+        let schema = ready_batches[0].data.schema();
+        let data = concat_batches(&schema, ready_batches.iter().map(|b| &b.data))?;
+        let stamps: Vec<&dyn Array> = ready_batches
             .iter()
             .map(|b| &b.arrival_watermark as &dyn Array)
             .collect();
@@ -59,7 +67,6 @@ impl Aligned {
             .downcast_ref::<Int64Array>()
             .ok_or_else(|| StreamError::Internal("arrival watermarks are not Int64".into()))?
             .clone();
-        self.held.clear();
         let ready = BooleanArray::from_unary(&stamps, |stamp| stamp <= watermark);
         let ready_rows = ready.true_count();
         if ready_rows < stamps.len() {
@@ -71,7 +78,16 @@ impl Aligned {
                 .downcast_ref::<Int64Array>()
                 .ok_or_else(|| StreamError::Internal("arrival watermarks are not Int64".into()))?
                 .clone();
-            self.held.push(StreamBatch::new(rest, rest_stamps)?);
+            let oldest = rest_stamps
+                .values()
+                .iter()
+                .copied()
+                .min()
+                .unwrap_or(WATERMARK_END);
+            // These rows arrived before every batch still held: they go first, so arrival
+            // order among equal stamps is kept.
+            self.held
+                .insert(0, (StreamBatch::new(rest, rest_stamps)?, oldest));
         }
         if ready_rows == 0 {
             return Ok(());
@@ -103,11 +119,16 @@ impl Operator for Aligned {
     fn on_batch(&mut self, batch: StreamBatch, out: &mut Vec<Message>) -> Result<(), StreamError> {
         // A row stamped at or below the current watermark can go at once: every row after it
         // is stamped at or above that watermark.
-        let newest = batch.arrival_watermark.values().iter().copied().max();
-        if self.held.is_empty() && newest.is_some_and(|stamp| stamp <= self.watermark) {
+        let stamps = batch.arrival_watermark.values();
+        let (Some(oldest), Some(newest)) =
+            (stamps.iter().copied().min(), stamps.iter().copied().max())
+        else {
+            return Ok(());
+        };
+        if self.held.is_empty() && newest <= self.watermark {
             return self.inner.on_batch(batch, out);
         }
-        self.held.push(batch);
+        self.held.push((batch, oldest));
         Ok(())
     }
 
