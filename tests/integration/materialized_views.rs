@@ -477,3 +477,47 @@ async fn connector_tables_are_checked_when_created() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_streaming_select_over_an_unbounded_source_ends_when_cancelled() {
+    let server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE gen (id BIGINT, ts AS to_timestamp_millis(id), WATERMARK FOR ts AS ts)
+               WITH ('connector' = 'datagen', 'rows-per-second' = '1000',
+                     'fields.id.kind' = 'sequence', 'fields.id.start' = '0',
+                     'fields.id.end' = '1000000000')",
+        )
+        .await
+        .expect("table");
+    let cancel = client.cancel_token();
+    let running = tokio::spawn(async move {
+        let result = client
+            .simple_query(
+                "SELECT window_start, COUNT(*) FROM TABLE(TUMBLE(TABLE gen, DESCRIPTOR(ts), INTERVAL '100' MILLISECOND))
+                 GROUP BY window_start, window_end",
+            )
+            .await;
+        (client, result)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !running.is_finished(),
+        "an unbounded SELECT keeps streaming"
+    );
+    cancel
+        .cancel_query(tokio_postgres::NoTls)
+        .await
+        .expect("cancel request");
+    let (client, result) = tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the SELECT ends after the cancel")
+        .expect("task");
+    let error = result.expect_err("cancelled");
+    assert_eq!(error.code(), Some(&SqlState::QUERY_CANCELED), "{error}");
+    assert_eq!(
+        simple_rows(&client, "SELECT 1").await,
+        vec![vec![cell("1")]]
+    );
+}

@@ -27,6 +27,16 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::storage::{StorageError, Store, StoreWrite};
 
+/// A scan of rows held in memory (one partition), for tables that keep their rows as batches.
+pub fn scan_batches(
+    batches: Vec<RecordBatch>,
+    schema: SchemaRef,
+    projection: Option<&Vec<usize>>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let source = MemorySourceConfig::try_new(&[batches], schema, projection.cloned())?;
+    Ok(DataSourceExec::from_data_source(source))
+}
+
 /// A table whose rows are kept in the server's [`Store`]. Cloning shares the table.
 #[derive(Clone)]
 pub struct DurableTable {
@@ -145,13 +155,11 @@ impl TableProvider for DurableTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let snapshot = self.snapshot();
-        let source = MemorySourceConfig::try_new(
-            &[snapshot.as_ref().clone()],
+        scan_batches(
+            self.snapshot().as_ref().clone(),
             self.inner.schema.clone(),
-            projection.cloned(),
-        )?;
-        Ok(DataSourceExec::from_data_source(source))
+            projection,
+        )
     }
 
     async fn insert_into(

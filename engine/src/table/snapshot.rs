@@ -14,8 +14,6 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Result;
-use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
@@ -70,12 +68,9 @@ impl SnapshotTable {
             .published
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Copy-on-write of the batch list only (batches are shared, not copied): a reader
-        // keeps the list it took.
-        let mut next = Vec::with_capacity(published.len() + staged.len());
-        next.extend(published.iter().cloned());
-        next.append(staged);
-        *published = Arc::new(next);
+        // Copy-on-write of the batch list (batches are shared, never copied): the list is
+        // appended to in place unless a reader still holds it, then that reader keeps it.
+        Arc::make_mut(&mut published).append(staged);
     }
 }
 
@@ -96,13 +91,11 @@ impl TableProvider for SnapshotTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let snapshot = self.snapshot();
-        let source = MemorySourceConfig::try_new(
-            &[snapshot.as_ref().clone()],
+        super::scan_batches(
+            self.snapshot().as_ref().clone(),
             self.schema.clone(),
-            projection.cloned(),
-        )?;
-        Ok(DataSourceExec::from_data_source(source))
+            projection,
+        )
     }
 }
 

@@ -6,6 +6,8 @@
 
 mod conform;
 pub mod graph;
+#[cfg(test)]
+mod idle_tests;
 pub mod manager;
 pub mod planning;
 #[cfg(test)]
@@ -106,6 +108,14 @@ impl Job {
     pub fn cancel(&mut self) {
         self.tasks.abort_all();
     }
+}
+
+/// A job's failure as the SQL error a client or a pipeline file sees.
+pub fn job_error(name: &str, error: StreamError) -> runnel_sql::SqlError {
+    runnel_sql::SqlError::new(
+        runnel_sql::SqlState::INTERNAL_ERROR,
+        format!("job {name} failed: {error}"),
+    )
 }
 
 /// Progress read from `counters`.

@@ -23,7 +23,7 @@ use super::planning::plan_stream;
 const TABLE: &str = "CREATE TABLE events (ts TIMESTAMP(3), k STRING, v BIGINT,
     WATERMARK FOR ts AS ts - INTERVAL '1' SECOND) WITH ('connector' = 'datagen')";
 
-const QUERIES: [&str; 5] = [
+pub(super) const QUERIES: [&str; 5] = [
     "SELECT window_start, k, COUNT(*), SUM(v), MAX(v), COUNT(DISTINCT v)
      FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '2' SECOND))
      GROUP BY window_start, window_end, k",
@@ -42,7 +42,7 @@ const QUERIES: [&str; 5] = [
 ];
 
 /// One random row: event time, key (NULL sometimes), value.
-type Row = (i64, Option<u8>, i64);
+pub(super) type Row = (i64, Option<u8>, i64);
 
 /// Rows whose event times wander: mostly forward, sometimes back by up to 3 s (late rows).
 fn rows() -> impl Strategy<Value = Vec<Row>> {
@@ -67,7 +67,7 @@ fn rows() -> impl Strategy<Value = Vec<Row>> {
 }
 
 /// A split reading its rows in batches of `size`.
-struct Rows {
+pub(super) struct Rows {
     batches: Vec<RecordBatch>,
     schema: SchemaRef,
 }
@@ -83,7 +83,7 @@ impl SplitReader for Rows {
     }
 }
 
-fn split(rows: &[&Row], size: usize, schema: &SchemaRef) -> Rows {
+pub(super) fn split(rows: &[&Row], size: usize, schema: &SchemaRef) -> Rows {
     let batches = rows
         .chunks(size)
         .map(|chunk| {
@@ -106,7 +106,7 @@ fn split(rows: &[&Row], size: usize, schema: &SchemaRef) -> Rows {
 }
 
 /// Collects a job's output.
-struct Collect(Arc<Mutex<Vec<RecordBatch>>>);
+pub(super) struct Collect(pub(super) Arc<Mutex<Vec<RecordBatch>>>);
 
 #[async_trait]
 impl SinkWriter for Collect {
@@ -169,7 +169,7 @@ async fn run(
     (lines, counters.late_rows())
 }
 
-async fn plans() -> Vec<StreamPlan> {
+pub(super) async fn plans() -> Vec<StreamPlan> {
     let config = SessionConfig::new()
         .with_default_catalog_and_schema(runnel_sql::DATABASE, runnel_sql::DEFAULT_SCHEMA);
     let ctx = SessionContext::new_with_config(config);

@@ -23,10 +23,10 @@ use runnel_sql::streaming::{
 };
 use runnel_sql::{SqlError, SqlState, flink};
 
-use crate::job::Job;
 use crate::job::planning::{
     bind_connector_table, open_sink_writer, plan_insert, plan_stream, validate_source,
 };
+use crate::job::{Job, job_error};
 use output::{OutputFormat, ResultWriter};
 
 /// Whether statements run or are only checked.
@@ -289,13 +289,6 @@ impl Pipeline {
         }
         writer.finish().await.map_err(stream_io)
     }
-}
-
-fn job_error(name: &str, error: runnel_engine::stream::StreamError) -> SqlError {
-    SqlError::new(
-        SqlState::INTERNAL_ERROR,
-        format!("job {name} failed: {error}"),
-    )
 }
 
 fn stream_io(error: runnel_engine::stream::StreamError) -> SqlError {

@@ -28,7 +28,7 @@ use super::{Session, rows};
 use crate::job::planning::{
     bind_connector_table, open_sink_writer, plan_insert, plan_stream, validate_source,
 };
-use crate::job::{Job, JobManager};
+use crate::job::{Job, JobManager, job_error};
 
 /// A statement that runs as (or explains) a streaming job.
 #[derive(Debug, Clone)]
@@ -348,11 +348,4 @@ impl SinkWriter for ChannelSink {
     async fn finish(&mut self) -> Result<(), StreamError> {
         Ok(())
     }
-}
-
-fn job_error(name: &str, error: StreamError) -> SqlError {
-    SqlError::new(
-        SqlState::INTERNAL_ERROR,
-        format!("job {name} failed: {error}"),
-    )
 }

@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Result;
-use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_plan::ExecutionPlan;
+
+use runnel_engine::table::scan_batches;
 
 use crate::job::JobManager;
 
@@ -44,11 +44,6 @@ impl TableProvider for JobsTable {
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let source = MemorySourceConfig::try_new(
-            &[vec![self.jobs.table()]],
-            JobManager::schema(),
-            projection.cloned(),
-        )?;
-        Ok(DataSourceExec::from_data_source(source))
+        scan_batches(vec![self.jobs.table()], JobManager::schema(), projection)
     }
 }

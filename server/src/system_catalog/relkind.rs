@@ -12,10 +12,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArra
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
 use datafusion::common::{DataFusionError, Result};
-use datafusion::datasource::memory::MemorySourceConfig;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_plan::ExecutionPlan;
+use runnel_engine::table::scan_batches;
 use runnel_sql::Catalog;
 use runnel_sql::catalog::object::ObjectKind;
 
@@ -102,8 +101,7 @@ impl TableProvider for PgClass {
                 .map(|batch| mark_views(batch, &views))
                 .collect::<Result<Vec<_>>>()?
         };
-        let source = MemorySourceConfig::try_new(&[batches], schema, projection.cloned())?;
-        Ok(DataSourceExec::from_data_source(source))
+        scan_batches(batches, schema, projection)
     }
 }
 
