@@ -14,8 +14,11 @@ sudo_cmd=()
 [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
 
 # clang/libclang: RocksDB's bindings (bindgen); psql: the smoke test and the tour;
-# python3-pip: the client test suite.
+# python3-pip: the client test suite; Java and Maven: the Apache Kafka broker of the tests
+# (tests/kafka/broker.sh fetches its jars from Maven Central).
 packages=(clang libclang-dev postgresql-client python3-pip build-essential pkg-config)
+command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
+command -v mvn >/dev/null 2>&1 || packages+=(maven)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

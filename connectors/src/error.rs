@@ -5,7 +5,7 @@ use datafusion::arrow::datatypes::DataType;
 use runnel_engine::stream::StreamError;
 
 /// The connectors Runnel knows, in the order error messages list them.
-pub const AVAILABLE_CONNECTORS: &[&str] = &["filesystem", "datagen", "print", "blackhole"];
+pub const AVAILABLE_CONNECTORS: &[&str] = &["kafka", "filesystem", "datagen", "print", "blackhole"];
 
 /// Why a table's `WITH (...)` options cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -60,9 +60,32 @@ pub enum ConnectorError {
         /// The column's type, in SQL spelling where there is one.
         data_type: String,
     },
+    /// A metadata column with a key the connector does not have.
+    #[error(
+        "column '{column}': connector '{connector}' has no metadata '{key}'; available: {}",
+        available.join(", ")
+    )]
+    UnknownMetadata {
+        /// The connector.
+        connector: String,
+        /// The column.
+        column: String,
+        /// The key as written.
+        key: String,
+        /// The keys the connector has.
+        available: Vec<String>,
+    },
+    /// A metadata column on a connector whose records have no metadata.
+    #[error("column '{column}': connector '{connector}' provides no record metadata")]
+    NoMetadata {
+        /// The connector.
+        connector: String,
+        /// The column.
+        column: String,
+    },
     /// A sink-only connector used as a source.
     #[error(
-        "connector '{connector}' can only be written to (INSERT INTO), not read from; sources: filesystem, datagen"
+        "connector '{connector}' can only be written to (INSERT INTO), not read from; sources: kafka, filesystem, datagen"
     )]
     NotASource {
         /// The connector.
@@ -70,7 +93,7 @@ pub enum ConnectorError {
     },
     /// A source-only connector used as a sink.
     #[error(
-        "connector '{connector}' can only be read from, not written to; sinks: filesystem, print, blackhole"
+        "connector '{connector}' can only be read from, not written to; sinks: kafka, filesystem, print, blackhole"
     )]
     NotASink {
         /// The connector.
@@ -150,11 +173,11 @@ mod tests {
             "connector 'filesystem' requires option 'path'"
         );
         let connector = ConnectorError::UnknownConnector {
-            name: "kafka".into(),
+            name: "kafak".into(),
         };
         assert_eq!(
             connector.to_string(),
-            "unknown connector 'kafka'; available connectors: filesystem, datagen, print, blackhole"
+            "unknown connector 'kafak'; available connectors: kafka, filesystem, datagen, print, blackhole"
         );
     }
 

@@ -4,15 +4,19 @@
 //! names and options (see `docs/connectors.md`).
 //!
 //! - [`registry`]: validate and open sources and sinks from a table's `WITH (...)` options.
+//! - [`kafka`]: Kafka topics as sources (a watermark per partition) and sinks.
+//! - [`codec`]: the `json`, `csv` and `raw` record formats shared by connectors.
 //! - [`filesystem`]: JSON-lines and CSV files, one split per file; [`sink::filesystem`] writes
 //!   part files.
 //! - [`datagen`]: generated rows (random values or sequences).
 //! - [`sink::print`] and [`sink::blackhole`].
 //! - [`options`] and [`error`]: typed option access and the user-facing errors.
 
+pub mod codec;
 pub mod datagen;
 pub mod error;
 pub mod filesystem;
+pub mod kafka;
 pub mod options;
 pub mod registry;
 pub mod sink;

@@ -3,6 +3,7 @@
 //!
 //! | connector    | source | sink |
 //! |--------------|--------|------|
+//! | `kafka`      | yes    | yes  |
 //! | `filesystem` | yes    | yes  |
 //! | `datagen`    | yes    | no   |
 //! | `print`      | no     | yes  |
@@ -11,17 +12,22 @@
 //! Option keys are case-sensitive and an option a connector does not have is an error. Every
 //! source accepts `scan.watermark.idle-timeout`.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use runnel_engine::stream::sink::SinkWriter;
 use runnel_engine::stream::source::SplitReader;
 
+use crate::codec::RecordFormat;
 use crate::datagen::{self, DatagenOptions};
 use crate::error::{ConnectorError, sql_type_name};
-use crate::filesystem::{self, FileFormat, FileTableOptions};
+use crate::filesystem::{self, FileSplitReader, FileTableOptions};
+use crate::kafka::{self, KafkaSink, KafkaTable};
 use crate::options::Options;
 use crate::sink::{BlackholeSink, FileSink, PrintSink};
+use runnel_engine::stream::source::METADATA_COLUMN_KEY;
 
 /// The option every source accepts: how long a split may go without rows before it stops
 /// holding back the watermark.
@@ -35,6 +41,8 @@ pub struct SourceSplits {
     pub bounded: bool,
     /// `scan.watermark.idle-timeout`.
     pub idle_timeout: Option<Duration>,
+    /// Records skipped as malformed (`ignore-parse-errors`), counted by the readers as they go.
+    pub skipped: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for SourceSplits {
@@ -43,16 +51,19 @@ impl std::fmt::Debug for SourceSplits {
             .field("splits", &self.splits.len())
             .field("bounded", &self.bounded)
             .field("idle_timeout", &self.idle_timeout)
+            .field("skipped", &self.skipped)
             .finish()
     }
 }
 
 enum SourceConfig {
+    Kafka(Box<KafkaTable>),
     File(FileTableOptions),
     Datagen(DatagenOptions),
 }
 
 enum SinkConfig {
+    Kafka(Box<KafkaTable>),
     File(FileTableOptions),
     Print {
         identifier: Option<String>,
@@ -79,7 +90,11 @@ fn parse_source(
     let name = connector_name(options)?;
     let mut reader = Options::new(name, options);
     reader.string("connector");
+    if name != "kafka" {
+        check_no_metadata(name, schema)?;
+    }
     let config = match name {
+        "kafka" => SourceConfig::Kafka(Box::new(kafka::parse_table(&mut reader, schema, false)?)),
         "filesystem" => {
             let file = filesystem::parse_table_options(&mut reader)?;
             check_file_columns(&file, schema)?;
@@ -110,7 +125,17 @@ fn parse_sink(
     let name = connector_name(options)?;
     let mut reader = Options::new(name, options);
     reader.string("connector");
+    if name != "kafka" {
+        check_no_metadata(name, schema)?;
+    }
     let config = match name {
+        "kafka" => {
+            let table = kafka::parse_table(&mut reader, schema, true)?;
+            // The same table may be read too: its source option is checked, not used here.
+            reader.declare(&[IDLE_TIMEOUT_OPTION]);
+            reader.duration(IDLE_TIMEOUT_OPTION)?;
+            SinkConfig::Kafka(Box::new(table))
+        }
         "filesystem" => {
             let file = filesystem::parse_table_options(&mut reader)?;
             check_file_columns(&file, schema)?;
@@ -147,9 +172,39 @@ fn parse_sink(
     Ok(config)
 }
 
+/// Only Kafka records have metadata.
+fn check_no_metadata(connector: &str, schema: &SchemaRef) -> Result<(), ConnectorError> {
+    match schema
+        .fields()
+        .iter()
+        .find(|f| f.metadata().contains_key(METADATA_COLUMN_KEY))
+    {
+        Some(field) => Err(ConnectorError::NoMetadata {
+            connector: connector.to_string(),
+            column: field.name().to_string(),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// CSV holds flat values only; JSON columns are checked by building Arrow's decoder.
 fn check_file_columns(file: &FileTableOptions, schema: &SchemaRef) -> Result<(), ConnectorError> {
-    for field in schema.fields() {
+    if !matches!(file.format, RecordFormat::Csv { .. }) {
+        return Ok(());
+    }
+    let columns: Vec<usize> = (0..schema.fields().len()).collect();
+    check_flat_columns("filesystem", schema, &columns, "csv")
+}
+
+/// `columns` of `schema` must be flat (no lists, rows or maps): `format` cannot hold others.
+pub(crate) fn check_flat_columns(
+    connector: &str,
+    schema: &SchemaRef,
+    columns: &[usize],
+    format: &str,
+) -> Result<(), ConnectorError> {
+    for &column in columns {
+        let field = schema.field(column);
         let nested = matches!(
             field.data_type(),
             DataType::List(_)
@@ -160,11 +215,11 @@ fn check_file_columns(file: &FileTableOptions, schema: &SchemaRef) -> Result<(),
                 | DataType::Union(_, _)
                 | DataType::Dictionary(_, _)
         );
-        if nested && matches!(file.format, FileFormat::Csv { .. }) {
+        if nested {
             return Err(ConnectorError::UnsupportedColumnType {
-                connector: "filesystem".to_string(),
+                connector: connector.to_string(),
                 column: field.name().to_string(),
-                data_type: format!("{} (format 'csv')", sql_type_name(field.data_type())),
+                data_type: format!("{} (format '{format}')", sql_type_name(field.data_type())),
             });
         }
     }
@@ -196,22 +251,39 @@ pub fn open_source(
     parallelism: usize,
 ) -> Result<SourceSplits, ConnectorError> {
     let (config, idle_timeout) = parse_source(options, schema)?;
+    let skipped = Arc::new(AtomicU64::new(0));
     Ok(match config {
+        SourceConfig::Kafka(table) => SourceSplits {
+            splits: kafka::kafka_splits(&table, schema, parallelism, &skipped),
+            bounded: table.bounded != kafka::options::BoundedMode::Unbounded,
+            idle_timeout,
+            skipped,
+        },
         SourceConfig::File(file) => SourceSplits {
-            splits: filesystem::file_splits_with_options(
-                &file.path,
-                &file.format,
-                &file.read,
-                schema.clone(),
-            )
-            .map_err(|e| ConnectorError::Io(e.to_string()))?,
+            splits: filesystem::list_files(&file.path)
+                .map_err(|e| ConnectorError::Io(e.to_string()))?
+                .into_iter()
+                .map(|path| {
+                    Box::new(
+                        FileSplitReader::with_options(
+                            path,
+                            file.format.clone(),
+                            file.read.clone(),
+                            schema.clone(),
+                        )
+                        .counting_skipped(skipped.clone()),
+                    ) as Box<dyn SplitReader>
+                })
+                .collect(),
             bounded: true,
             idle_timeout,
+            skipped,
         },
         SourceConfig::Datagen(datagen) => SourceSplits {
             splits: datagen.splits(schema, parallelism),
             bounded: datagen.total_rows().is_some(),
             idle_timeout,
+            skipped,
         },
     })
 }
@@ -222,6 +294,9 @@ pub fn open_sink(
     schema: &SchemaRef,
 ) -> Result<Box<dyn SinkWriter>, ConnectorError> {
     Ok(match parse_sink(options, schema)? {
+        SinkConfig::Kafka(table) => {
+            Box::new(KafkaSink::new(&table, schema).map_err(|e| ConnectorError::Io(e.to_string()))?)
+        }
         SinkConfig::File(file) => {
             std::fs::create_dir_all(&file.path).map_err(|e| {
                 ConnectorError::Io(format!(
@@ -229,7 +304,7 @@ pub fn open_sink(
                     file.path.display()
                 ))
             })?;
-            Box::new(FileSink::new(&file, schema.clone()))
+            Box::new(FileSink::new(&file, schema.clone()).map_err(ConnectorError::Io)?)
         }
         SinkConfig::Print {
             identifier,
@@ -242,7 +317,6 @@ pub fn open_sink(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     use datafusion::arrow::array::{Int64Array, RecordBatch};
     use datafusion::arrow::datatypes::{Field, Schema};
@@ -279,11 +353,11 @@ mod tests {
     fn connector_errors() {
         assert_eq!(
             source_error(&[("path", "/x")]),
-            "table option 'connector' is required (one of: filesystem, datagen, print, blackhole)"
+            "table option 'connector' is required (one of: kafka, filesystem, datagen, print, blackhole)"
         );
         assert_eq!(
-            source_error(&[("connector", "kafka")]),
-            "unknown connector 'kafka'; available connectors: filesystem, datagen, print, blackhole"
+            source_error(&[("connector", "kafak")]),
+            "unknown connector 'kafak'; available connectors: kafka, filesystem, datagen, print, blackhole"
         );
         assert!(
             source_error(&[("connector", "print")])

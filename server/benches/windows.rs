@@ -15,9 +15,10 @@
 //! read divided by wall time from the `INSERT` to the end of the job (the last windows fire at
 //! the end of input). Results go to docs/benchmarks.md.
 
-use std::time::Instant;
+#[path = "common.rs"]
+mod common;
 
-use runnel_server::pipeline::{Mode, Pipeline};
+use common::{filters, print_header, print_run, run};
 
 const KEYS: u32 = 10_000;
 
@@ -65,35 +66,6 @@ fn pipeline_sql(events: u64, query: &Query) -> String {
     )
 }
 
-struct Run {
-    seconds: f64,
-    rows_in: u64,
-    rows_out: u64,
-}
-
-async fn run(events: u64, query: &Query, parallelism: usize) -> Result<Run, String> {
-    let mut pipeline = Pipeline::new(Mode::Run, parallelism);
-    let sql = pipeline_sql(events, query);
-    let mut no_output = |_: &_| -> Result<_, runnel_sql::SqlError> {
-        Err(runnel_sql::SqlError::unsupported("the bench has no SELECT"))
-    };
-    let started = Instant::now();
-    let errors = pipeline.execute(&sql, &mut no_output).await;
-    if let Some(first) = errors.first() {
-        return Err(first.error.to_string());
-    }
-    let jobs = pipeline.jobs();
-    pipeline.finish().await.map_err(|e| e.to_string())?;
-    let seconds = started.elapsed().as_secs_f64();
-    let (_, counters) = jobs.first().ok_or("the bench started no job")?;
-    let progress = runnel_server::job::progress(counters);
-    Ok(Run {
-        seconds,
-        rows_in: progress.rows_in,
-        rows_out: progress.rows_out,
-    })
-}
-
 fn main() {
     let events: u64 = std::env::var("RUNNEL_BENCH_EVENTS")
         .ok()
@@ -113,20 +85,14 @@ fn main() {
         "{events} events, {KEYS} keys, COUNT/SUM/MAX per key and window; {} worker threads",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    println!(
-        "{:<16} {:>11} {:>9} {:>12} {:>14} {:>14}",
-        "query", "parallelism", "seconds", "rows out", "events/s", "events/s/core"
-    );
-    let only: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    print_header();
+    let only = filters();
     for query in QUERIES
         .iter()
         .filter(|q| only.is_empty() || only.iter().any(|o| q.name.contains(o.as_str())))
     {
         for parallelism in [1, 2] {
-            match runtime.block_on(run(events, query, parallelism)) {
+            match runtime.block_on(run(&pipeline_sql(events, query), parallelism)) {
                 Ok(run) => {
                     if run.rows_in != events {
                         eprintln!(
@@ -135,16 +101,7 @@ fn main() {
                         );
                         std::process::exit(1);
                     }
-                    let rate = run.rows_in as f64 / run.seconds;
-                    println!(
-                        "{:<16} {:>11} {:>9.2} {:>12} {:>14.0} {:>14.0}",
-                        query.name,
-                        parallelism,
-                        run.seconds,
-                        run.rows_out,
-                        rate,
-                        rate / parallelism as f64
-                    );
+                    print_run(query.name, parallelism, &run);
                 }
                 Err(error) => {
                     eprintln!("{} at parallelism {parallelism}: {error}", query.name);

@@ -5,6 +5,8 @@
 mod clients;
 mod errors;
 mod harness;
+mod kafka;
+mod kafka_broker;
 mod materialized_views;
 mod pipeline_cli;
 mod protocol;

@@ -16,20 +16,18 @@ use runnel_engine::stream::StreamError;
 use runnel_engine::stream::sink::SinkWriter;
 use tokio::io::AsyncWriteExt;
 
-use super::format::{Cell, Style, write_json_string};
-use crate::filesystem::{FileFormat, FileTableOptions, TimestampStandard};
+use crate::codec::encode::RowEncoder;
+use crate::codec::{FormatSpec, RecordFormat};
+use crate::filesystem::FileTableOptions;
 
 /// Writes part files into a directory.
 #[derive(Debug)]
 pub struct FileSink {
     directory: PathBuf,
-    format: FileFormat,
-    iso_timestamps: bool,
-    null_literal: Option<String>,
+    format: RecordFormat,
+    encoder: RowEncoder,
     schema: SchemaRef,
     rolling_file_size: u64,
-    /// `"name":` of each column, JSON-escaped.
-    json_keys: Vec<Vec<u8>>,
     uuid: String,
     next_part: u64,
     current: Option<PartFile>,
@@ -46,30 +44,24 @@ struct PartFile {
 
 impl FileSink {
     /// A sink writing rows of `schema` into `options.path` (which must exist as a directory).
-    pub fn new(options: &FileTableOptions, schema: SchemaRef) -> Self {
-        let json_keys = schema
-            .fields()
-            .iter()
-            .map(|field| {
-                let mut key = Vec::new();
-                write_json_string(field.name(), &mut key);
-                key.push(b':');
-                key
-            })
-            .collect();
-        FileSink {
+    pub fn new(options: &FileTableOptions, schema: SchemaRef) -> Result<Self, String> {
+        let spec = FormatSpec {
+            format: options.format.clone(),
+            read: options.read.clone(),
+            timestamp_standard: options.timestamp_standard,
+        };
+        let encoder = RowEncoder::new(&spec, &schema, (0..schema.fields().len()).collect())?;
+        Ok(FileSink {
             directory: options.path.clone(),
             format: options.format.clone(),
-            iso_timestamps: options.timestamp_standard == TimestampStandard::Iso8601,
-            null_literal: options.read.null_literal.clone(),
+            encoder,
             schema,
             rolling_file_size: options.rolling_file_size,
-            json_keys,
             uuid: uuid::Uuid::new_v4().to_string(),
             next_part: 0,
             current: None,
             buffer: Vec::new(),
-        }
+        })
     }
 
     fn error(&self, path: &Path, action: &str, error: std::io::Error) -> StreamError {
@@ -137,58 +129,11 @@ impl FileSink {
 
     /// Encodes the rows of `batch` into the buffer; returns where each row ends.
     fn encode(&mut self, batch: &RecordBatch) -> Result<Vec<usize>, StreamError> {
-        let cells = batch
-            .columns()
-            .iter()
-            .map(Cell::new)
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut scratch = String::new();
         let mut ends = Vec::with_capacity(batch.num_rows());
-        for row in 0..batch.num_rows() {
-            self.encode_row(&cells, row, &mut scratch);
-            ends.push(self.buffer.len());
-        }
+        let mut nulls = Vec::new();
+        self.encoder
+            .encode(batch, &mut self.buffer, &mut ends, &mut nulls)?;
         Ok(ends)
-    }
-
-    fn encode_row(&mut self, cells: &[Cell<'_>], row: usize, scratch: &mut String) {
-        let buffer = &mut self.buffer;
-        match self.format {
-            FileFormat::Json => {
-                let style = Style::Json {
-                    iso: self.iso_timestamps,
-                };
-                buffer.push(b'{');
-                for (index, cell) in cells.iter().enumerate() {
-                    if index > 0 {
-                        buffer.push(b',');
-                    }
-                    buffer.extend_from_slice(&self.json_keys[index]);
-                    if cell.is_null(row) {
-                        buffer.extend_from_slice(b"null");
-                    } else {
-                        cell.write(row, style, buffer, scratch);
-                    }
-                }
-                buffer.extend_from_slice(b"}\n");
-            }
-            FileFormat::Csv { delimiter } => {
-                let style = Style::Csv { delimiter };
-                for (index, cell) in cells.iter().enumerate() {
-                    if index > 0 {
-                        buffer.push(delimiter);
-                    }
-                    if cell.is_null(row) {
-                        if let Some(literal) = &self.null_literal {
-                            buffer.extend_from_slice(literal.as_bytes());
-                        }
-                    } else {
-                        cell.write(row, style, buffer, scratch);
-                    }
-                }
-                buffer.push(b'\n');
-            }
-        }
     }
 }
 
@@ -242,7 +187,9 @@ mod tests {
     };
     use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 
-    use crate::filesystem::{DEFAULT_ROLLING_FILE_SIZE, ReadOptions, file_splits_with_options};
+    use crate::filesystem::{
+        DEFAULT_ROLLING_FILE_SIZE, ReadOptions, TimestampStandard, file_splits_with_options,
+    };
 
     fn schema() -> SchemaRef {
         Arc::new(Schema::new(vec![
@@ -282,7 +229,7 @@ mod tests {
         RecordBatch::try_new(schema(), columns).expect("batch")
     }
 
-    fn options(dir: &Path, format: FileFormat) -> FileTableOptions {
+    fn options(dir: &Path, format: RecordFormat) -> FileTableOptions {
         FileTableOptions {
             path: dir.to_path_buf(),
             format,
@@ -306,7 +253,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = dir.path().join("out");
         std::fs::create_dir(&out).expect("mkdir");
-        let mut sink = FileSink::new(&options(&out, FileFormat::Json), schema());
+        let mut sink = FileSink::new(&options(&out, RecordFormat::Json), schema()).expect("sink");
         sink.write(batch()).await.expect("write");
         sink.on_watermark(1).await.expect("watermark");
         let during = files(&out);
@@ -334,9 +281,9 @@ mod tests {
     #[tokio::test]
     async fn iso_timestamps() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut options = options(dir.path(), FileFormat::Json);
+        let mut options = options(dir.path(), RecordFormat::Json);
         options.timestamp_standard = TimestampStandard::Iso8601;
-        let mut sink = FileSink::new(&options, schema());
+        let mut sink = FileSink::new(&options, schema()).expect("sink");
         sink.write(batch()).await.expect("write");
         sink.finish().await.expect("finish");
         let name = &files(dir.path())[0];
@@ -350,8 +297,8 @@ mod tests {
     #[tokio::test]
     async fn csv_rows_read_back_through_the_source() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let format = FileFormat::Csv { delimiter: b';' };
-        let mut sink = FileSink::new(&options(dir.path(), format.clone()), schema());
+        let format = RecordFormat::Csv { delimiter: b';' };
+        let mut sink = FileSink::new(&options(dir.path(), format.clone()), schema()).expect("sink");
         sink.write(batch()).await.expect("write");
         sink.finish().await.expect("finish");
         let name = &files(dir.path())[0];
@@ -387,12 +334,13 @@ mod tests {
     #[tokio::test]
     async fn json_rows_read_back_through_the_source() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut sink = FileSink::new(&options(dir.path(), FileFormat::Json), schema());
+        let mut sink =
+            FileSink::new(&options(dir.path(), RecordFormat::Json), schema()).expect("sink");
         sink.write(batch()).await.expect("write");
         sink.finish().await.expect("finish");
         let splits = file_splits_with_options(
             dir.path(),
-            &FileFormat::Json,
+            &RecordFormat::Json,
             &ReadOptions::default(),
             schema(),
         )
@@ -416,9 +364,9 @@ mod tests {
     #[tokio::test]
     async fn parts_roll_at_the_file_size_and_no_rows_leave_no_file() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut options = options(dir.path(), FileFormat::Csv { delimiter: b',' });
+        let mut options = options(dir.path(), RecordFormat::Csv { delimiter: b',' });
         options.rolling_file_size = 100;
-        let mut sink = FileSink::new(&options, schema());
+        let mut sink = FileSink::new(&options, schema()).expect("sink");
         for _ in 0..4 {
             sink.write(batch()).await.expect("write");
         }
@@ -443,7 +391,8 @@ mod tests {
         assert_eq!(total, 12);
 
         let empty = tempfile::tempdir().expect("tempdir");
-        let mut sink = FileSink::new(&self::options(empty.path(), FileFormat::Json), schema());
+        let mut sink = FileSink::new(&self::options(empty.path(), RecordFormat::Json), schema())
+            .expect("sink");
         sink.finish().await.expect("finish");
         assert!(files(empty.path()).is_empty());
     }

@@ -3,7 +3,7 @@
 
 pub mod blackhole;
 pub mod filesystem;
-mod format;
+pub(crate) mod format;
 pub mod print;
 
 pub use blackhole::BlackholeSink;

@@ -4,7 +4,8 @@
 //! operator and combines watermarks: an instance's watermark is the minimum over its inputs
 //! that are neither ended nor idle, it never moves back, and the instance ends when every input
 //! has ended. An input that sent [`Message::Idle`] is active again with its next batch or
-//! watermark; when every remaining input is idle the instance says so downstream. Outputs go
+//! watermark; when every remaining input is idle the watermark moves to the largest of theirs
+//! and the instance says it is idle downstream. Outputs go
 //! to one channel, or are hash-partitioned over several (watermarks, Idle and End are
 //! broadcast).
 
@@ -110,7 +111,18 @@ pub async fn run_operator(
             }
             Some(_) => {}
             None if !idle_sent => {
-                // Every input still open is idle: so is this instance.
+                // Every input still open is idle: the watermark moves to the largest of theirs
+                // (as Flink's StatusWatermarkValve does), and the instance is idle too.
+                let largest = inputs
+                    .iter()
+                    .filter(|i| !i.ended)
+                    .map(|i| i.watermark)
+                    .max()
+                    .unwrap_or(WATERMARK_MIN);
+                if largest > combined {
+                    combined = largest;
+                    operator.on_watermark(combined, &mut out)?;
+                }
                 idle_sent = true;
                 out.push(Message::Idle);
             }
@@ -225,7 +237,7 @@ mod tests {
                 (1, Message::Watermark(25)),
                 (0, Message::Watermark(40)),
                 (1, Message::Watermark(35)),
-                // Both idle: the instance is idle too.
+                // Both idle: the watermark moves to the larger (40), and the instance is idle.
                 (0, Message::Idle),
                 (1, Message::Idle),
                 (0, Message::End),
@@ -241,6 +253,7 @@ mod tests {
                 "watermark 20",
                 "watermark 30",
                 "watermark 35",
+                "watermark 40",
                 "idle",
                 "end"
             ]

@@ -2,17 +2,23 @@
 //! that turns their batches into a stream with computed columns and watermarks.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_plan::PhysicalExpr;
 
-use super::message::WATERMARK_MIN;
+use super::message::{EventTime, WATERMARK_MIN};
 use super::runtime::Output;
 use super::watermark::WatermarkGenerator;
 use super::{Message, StreamBatch, StreamError};
+
+/// Arrow field-metadata key of a column a connector fills from record metadata (Flink's
+/// `name TYPE METADATA FROM 'key'`): its value is the metadata key (`partition`, `offset`, ...).
+pub const METADATA_COLUMN_KEY: &str = "runnel.metadata";
+/// Arrow field-metadata key set to `true` on a `VIRTUAL` metadata column: read, never written.
+pub const METADATA_VIRTUAL_KEY: &str = "runnel.metadata.virtual";
 
 /// Reads one split of a source. Connectors implement it.
 #[async_trait]
@@ -23,6 +29,39 @@ pub trait SplitReader: Send {
     /// The next batch, or `None` when a bounded split is exhausted. Unbounded readers wait for
     /// data instead of returning `None`.
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>, StreamError>;
+
+    /// The next event of a split made of partitions (a Kafka reader owns several partitions,
+    /// each with a watermark of its own). The default reads [`SplitReader::next_batch`] as the
+    /// rows of partition 0, which exists from the start.
+    async fn next_event(&mut self) -> Result<SplitEvent, StreamError> {
+        Ok(match self.next_batch().await? {
+            Some(batch) => SplitEvent::Batch {
+                partition: 0,
+                batch,
+            },
+            None => SplitEvent::End,
+        })
+    }
+}
+
+/// What a split reader produced. A partition exists once added (partition 0 exists from the
+/// start) and holds back the split's watermark, until it ends or is idle.
+#[derive(Debug)]
+pub enum SplitEvent {
+    /// Rows of one partition, in its order.
+    Batch {
+        /// The partition (the reader's own numbering).
+        partition: u32,
+        /// The rows.
+        batch: RecordBatch,
+    },
+    /// The split reads these partitions from now on; every event of a partitioned reader comes
+    /// after the one that added its partition. The first such event replaces partition 0.
+    PartitionsAdded(Vec<u32>),
+    /// The partition has no more rows (a bounded read reached its end offset).
+    PartitionEnded(u32),
+    /// Every partition ended.
+    End,
 }
 
 /// What a source adds to the rows it reads.
@@ -41,63 +80,261 @@ pub struct SourceSpec {
 
 /// Reads `reader` to its end: computes the computed columns, stamps rows with their arrival
 /// watermark, and sends each batch followed by the watermark it reached. Ends with End (the
-/// runtime treats End as watermark +infinity, so every window fires). With an idle timeout,
-/// a wait for rows longer than the timeout sends [`Message::Idle`] (once per wait).
+/// runtime treats End as watermark +infinity, so every window fires).
+///
+/// Each partition of the split has its own watermark; the split's is their minimum over the
+/// partitions that are neither ended nor idle, and never moves back. With an idle timeout a
+/// partition without rows for that long stops holding it back, and a wait for rows longer than
+/// the timeout sends [`Message::Idle`] (once per wait). A split with no partitions is idle.
 pub async fn run_source(
     reader: Box<dyn SplitReader>,
     spec: SourceSpec,
     mut output: Output,
 ) -> Result<(), StreamError> {
-    let mut generator = spec.watermark.clone().map(WatermarkGenerator::new);
-    let mut last_watermark = WATERMARK_MIN;
+    let mut clocks = PartitionClocks::new(spec.watermark.clone(), spec.idle_timeout);
     let mut batches = Batches::new(reader, spec.idle_timeout);
+    let mut said_idle = false;
     loop {
-        let batch = match batches.next().await? {
-            Next::Batch(batch) => batch,
+        let (partition, batch) = match batches.next().await? {
+            Next::Event(SplitEvent::Batch { partition, batch }) => (partition, batch),
+            Next::Event(SplitEvent::PartitionsAdded(partitions)) => {
+                clocks.add(&partitions);
+                if !partitions_changed(&mut clocks, &mut said_idle, &mut output).await? {
+                    return Ok(());
+                }
+                continue;
+            }
+            Next::Event(SplitEvent::PartitionEnded(partition)) => {
+                clocks.end(partition);
+                if !partitions_changed(&mut clocks, &mut said_idle, &mut output).await? {
+                    return Ok(());
+                }
+                continue;
+            }
+            Next::Event(SplitEvent::End) => break,
             Next::Idle => {
+                // Every partition is idle: the split's watermark moves to the largest of
+                // theirs (as the runtime does for idle inputs), then the split is idle.
+                if let Some(watermark) = clocks.all_idle()
+                    && !output.send(Message::Watermark(watermark)).await?
+                {
+                    return Ok(());
+                }
                 if !output.send(Message::Idle).await? {
                     return Ok(());
                 }
                 continue;
             }
-            Next::End => break,
         };
         if batch.num_rows() == 0 {
             continue;
         }
+        said_idle = false;
         let batch = match &spec.computed {
             Some((exprs, schema)) => with_computed(batch, exprs, schema)?,
             None => batch,
         };
-        let stamped = match generator.as_mut() {
-            Some(generator) => generator.stamp(batch)?,
-            None => {
-                let rows = batch.num_rows();
-                StreamBatch::new(batch, Int64Array::from_value(WATERMARK_MIN, rows))?
-            }
-        };
+        let stamped = clocks.stamp(partition, batch)?;
         if !output.send(Message::Batch(stamped)).await? {
             return Ok(());
         }
-        if let Some(generator) = &generator
-            && generator.current() > last_watermark
-        {
-            last_watermark = generator.current();
-            if !output.send(Message::Watermark(last_watermark)).await? {
-                return Ok(());
-            }
+        if !send_watermark(&mut clocks, &mut output).await? {
+            return Ok(());
         }
     }
     output.send(Message::End).await?;
     Ok(())
 }
 
+/// Sends the split's watermark if it advanced; false when the consumer is gone.
+async fn send_watermark(
+    clocks: &mut PartitionClocks,
+    output: &mut Output,
+) -> Result<bool, StreamError> {
+    match clocks.advance() {
+        Some(watermark) => output.send(Message::Watermark(watermark)).await,
+        None => Ok(true),
+    }
+}
+
+/// After partitions came or went: the watermark may have advanced, and a split left without
+/// partitions is idle (said once). False when the consumer is gone.
+async fn partitions_changed(
+    clocks: &mut PartitionClocks,
+    said_idle: &mut bool,
+    output: &mut Output,
+) -> Result<bool, StreamError> {
+    if !send_watermark(clocks, output).await? {
+        return Ok(false);
+    }
+    if clocks.is_empty() && !*said_idle {
+        *said_idle = true;
+        return output.send(Message::Idle).await;
+    }
+    Ok(true)
+}
+
+/// One partition's watermark and when it last had rows.
+#[derive(Debug)]
+struct PartitionClock {
+    partition: u32,
+    /// `None` without a WATERMARK clause.
+    generator: Option<WatermarkGenerator>,
+    last_rows: Instant,
+    idle: bool,
+}
+
+/// The watermarks of a split's partitions and the split's combined watermark.
+#[derive(Debug)]
+struct PartitionClocks {
+    expr: Option<Arc<dyn PhysicalExpr>>,
+    idle_timeout: Option<Duration>,
+    /// Open partitions (not ended), few per split: a vector scanned linearly.
+    open: Vec<PartitionClock>,
+    /// Whether partition 0 is the default one, replaced by the first added partitions.
+    implicit: bool,
+    /// The split's watermark as last sent.
+    sent: EventTime,
+}
+
+impl PartitionClock {
+    fn current(&self) -> EventTime {
+        self.generator
+            .as_ref()
+            .map_or(WATERMARK_MIN, WatermarkGenerator::current)
+    }
+}
+
+impl PartitionClocks {
+    fn new(expr: Option<Arc<dyn PhysicalExpr>>, idle_timeout: Option<Duration>) -> Self {
+        let mut clocks = PartitionClocks {
+            expr,
+            idle_timeout,
+            open: Vec::new(),
+            implicit: true,
+            sent: WATERMARK_MIN,
+        };
+        clocks.push(0);
+        clocks
+    }
+
+    fn push(&mut self, partition: u32) {
+        self.open.push(PartitionClock {
+            partition,
+            generator: self.expr.clone().map(WatermarkGenerator::new),
+            last_rows: Instant::now(),
+            idle: false,
+        });
+    }
+
+    fn add(&mut self, partitions: &[u32]) {
+        if self.implicit {
+            self.implicit = false;
+            self.open.clear();
+        }
+        for &partition in partitions {
+            if !self.open.iter().any(|c| c.partition == partition) {
+                self.push(partition);
+            }
+        }
+    }
+
+    fn end(&mut self, partition: u32) {
+        if self.implicit {
+            self.implicit = false;
+            self.open.clear();
+        }
+        self.open.retain(|c| c.partition != partition);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// Marks every partition idle; returns the split's watermark if it moved (to the largest
+    /// partition watermark).
+    fn all_idle(&mut self) -> Option<EventTime> {
+        for clock in &mut self.open {
+            clock.idle = true;
+        }
+        self.expr.as_ref()?;
+        let largest = self.open.iter().map(PartitionClock::current).max()?;
+        (largest > self.sent).then(|| {
+            self.sent = largest;
+            largest
+        })
+    }
+
+    /// The minimum watermark of the partitions other than `except` that hold the split back
+    /// (`None` when none does).
+    fn others_min(&self, except: usize) -> Option<EventTime> {
+        self.open
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| *i != except && !c.idle)
+            .map(|(_, c)| c.current())
+            .min()
+    }
+
+    /// Stamps the rows of `partition` with the split's watermark at their arrival.
+    fn stamp(&mut self, partition: u32, batch: RecordBatch) -> Result<StreamBatch, StreamError> {
+        let rows = batch.num_rows();
+        let index = match self.open.iter().position(|c| c.partition == partition) {
+            Some(index) => index,
+            None => {
+                // Rows of a partition never announced (or ended): it is open again.
+                self.push(partition);
+                self.open.len() - 1
+            }
+        };
+        let now = Instant::now();
+        if let Some(timeout) = self.idle_timeout {
+            for (i, clock) in self.open.iter_mut().enumerate() {
+                if i != index && now.duration_since(clock.last_rows) >= timeout {
+                    clock.idle = true;
+                }
+            }
+        }
+        let others = self.others_min(index).unwrap_or(EventTime::MAX);
+        let floor = self.sent;
+        let clock = &mut self.open[index];
+        clock.idle = false;
+        clock.last_rows = now;
+        let Some(generator) = clock.generator.as_mut() else {
+            return StreamBatch::new(batch, Int64Array::from_value(WATERMARK_MIN, rows));
+        };
+        let stamped = generator.stamp(batch)?;
+        // A row's arrival watermark is the split's: its partition's, capped by the other open
+        // partitions', never below what the split already sent.
+        Ok(StreamBatch {
+            arrival_watermark: stamped
+                .arrival_watermark
+                .unary(|v| v.min(others).max(floor)),
+            data: stamped.data,
+        })
+    }
+
+    /// The split's watermark if it moved past the one last sent.
+    fn advance(&mut self) -> Option<EventTime> {
+        self.expr.as_ref()?;
+        let watermark = self
+            .open
+            .iter()
+            .filter(|c| !c.idle)
+            .map(PartitionClock::current)
+            .min()?;
+        (watermark > self.sent).then(|| {
+            self.sent = watermark;
+            watermark
+        })
+    }
+}
+
 /// What a split produced next.
 enum Next {
-    Batch(RecordBatch),
-    /// No batch within the idle timeout.
+    Event(SplitEvent),
+    /// No event within the idle timeout.
     Idle,
-    End,
 }
 
 /// A split's batches, read directly or, with an idle timeout, by a task of their own (so a
@@ -105,7 +342,7 @@ enum Next {
 enum Batches {
     Direct(Box<dyn SplitReader>),
     Timed {
-        receiver: tokio::sync::mpsc::Receiver<Result<Option<RecordBatch>, StreamError>>,
+        receiver: tokio::sync::mpsc::Receiver<Result<SplitEvent, StreamError>>,
         timeout: Duration,
         idle: bool,
         reader: tokio::task::JoinHandle<()>,
@@ -120,8 +357,8 @@ impl Batches {
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let task = tokio::spawn(async move {
             loop {
-                let next = reader.next_batch().await;
-                let done = !matches!(next, Ok(Some(_)));
+                let next = reader.next_event().await;
+                let done = matches!(next, Ok(SplitEvent::End) | Err(_));
                 if sender.send(next).await.is_err() || done {
                     return;
                 }
@@ -137,10 +374,7 @@ impl Batches {
 
     async fn next(&mut self) -> Result<Next, StreamError> {
         match self {
-            Batches::Direct(reader) => Ok(match reader.next_batch().await? {
-                Some(batch) => Next::Batch(batch),
-                None => Next::End,
-            }),
+            Batches::Direct(reader) => Ok(Next::Event(reader.next_event().await?)),
             Batches::Timed {
                 receiver,
                 timeout,
@@ -161,8 +395,8 @@ impl Batches {
                 };
                 *idle = false;
                 match received {
-                    Some(Ok(Some(batch))) => Ok(Next::Batch(batch)),
-                    Some(Ok(None)) | None => Ok(Next::End),
+                    Some(Ok(event)) => Ok(Next::Event(event)),
+                    None => Ok(Next::Event(SplitEvent::End)),
                     Some(Err(error)) => Err(error),
                 }
             }
@@ -321,6 +555,150 @@ mod tests {
         // Idle is said once per wait, not every timeout.
         let more = tokio::time::timeout(Duration::from_millis(100), receiver.recv()).await;
         assert!(more.is_err(), "nothing after idle: {more:?}");
+        task.abort();
+    }
+
+    /// Plays a list of partition events.
+    struct Partitioned(Vec<SplitEvent>);
+
+    #[async_trait]
+    impl SplitReader for Partitioned {
+        fn schema(&self) -> SchemaRef {
+            schema()
+        }
+        async fn next_batch(&mut self) -> Result<Option<RecordBatch>, StreamError> {
+            Ok(None)
+        }
+        async fn next_event(&mut self) -> Result<SplitEvent, StreamError> {
+            if self.0.is_empty() {
+                std::future::pending::<()>().await;
+            }
+            Ok(self.0.remove(0))
+        }
+    }
+
+    fn shape_of(message: &Message) -> String {
+        match message {
+            Message::Batch(b) => format!("batch {:?}", b.arrival_watermark.values().to_vec()),
+            Message::Watermark(w) => format!("watermark {w}"),
+            Message::Idle => "idle".to_string(),
+            Message::End => "end".to_string(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_split_watermark_is_the_minimum_of_its_partitions() {
+        let spec = SourceSpec {
+            computed: None,
+            watermark: Some(watermark_expr(0)),
+            idle_timeout: None,
+        };
+        let reader = Partitioned(vec![
+            SplitEvent::PartitionsAdded(vec![0, 1]),
+            SplitEvent::Batch {
+                partition: 0,
+                batch: rows(&[(100, Some("a"), 1), (200, Some("a"), 2)]),
+            },
+            SplitEvent::Batch {
+                partition: 1,
+                batch: rows(&[(10, Some("b"), 3), (20, Some("b"), 4)]),
+            },
+            SplitEvent::Batch {
+                partition: 0,
+                batch: rows(&[(5, Some("a"), 5)]),
+            },
+            SplitEvent::PartitionEnded(1),
+            SplitEvent::End,
+        ]);
+        let (sender, mut receiver) = edge();
+        let task = tokio::spawn(run_source(Box::new(reader), spec, Output::Forward(sender)));
+        let mut shape = Vec::new();
+        while let Some(message) = receiver.recv().await {
+            shape.push(shape_of(&message));
+        }
+        task.await.expect("task").expect("source");
+        let min = i64::MIN;
+        assert_eq!(
+            shape,
+            vec![
+                // Partition 1 has no rows yet: it holds the split at MIN.
+                format!("batch [{min}, {min}]"),
+                // Partition 1's rows arrive under its own watermark, capped by partition 0's.
+                format!("batch [{min}, 10]"),
+                "watermark 20".to_string(),
+                // Partition 0 is at 200, but the split is at 20: the late row is stamped 20.
+                "batch [20]".to_string(),
+                // Partition 1 ended: partition 0 alone decides.
+                "watermark 200".to_string(),
+                "end".to_string(),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_idle_partition_stops_holding_back_the_split() {
+        let spec = SourceSpec {
+            computed: None,
+            watermark: Some(watermark_expr(0)),
+            idle_timeout: Some(Duration::from_millis(30)),
+        };
+        let (events, receiver_events) = tokio::sync::mpsc::channel(8);
+        struct Fed(tokio::sync::mpsc::Receiver<SplitEvent>);
+        #[async_trait]
+        impl SplitReader for Fed {
+            fn schema(&self) -> SchemaRef {
+                schema()
+            }
+            async fn next_batch(&mut self) -> Result<Option<RecordBatch>, StreamError> {
+                Ok(None)
+            }
+            async fn next_event(&mut self) -> Result<SplitEvent, StreamError> {
+                Ok(self.0.recv().await.unwrap_or(SplitEvent::End))
+            }
+        }
+        let (sender, mut receiver) = edge();
+        let task = tokio::spawn(run_source(
+            Box::new(Fed(receiver_events)),
+            spec,
+            Output::Forward(sender),
+        ));
+        let send = |event| {
+            let events = events.clone();
+            async move { events.send(event).await.expect("send") }
+        };
+        send(SplitEvent::PartitionsAdded(vec![0, 1])).await;
+        send(SplitEvent::Batch {
+            partition: 0,
+            batch: rows(&[(100, Some("a"), 1)]),
+        })
+        .await;
+        let first = receiver.recv().await.expect("batch");
+        assert_eq!(shape_of(&first), format!("batch [{}]", i64::MIN));
+        // Partition 1 never has rows. Partition 0 has rows more often than the timeout, so
+        // the split is never idle; once partition 1 has been silent for the timeout,
+        // partition 0's rows move the split's watermark on their own.
+        let mut shape = Vec::new();
+        for i in 1..=8 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            send(SplitEvent::Batch {
+                partition: 0,
+                batch: rows(&[(100 + i, Some("a"), 2)]),
+            })
+            .await;
+            shape.push(shape_of(&receiver.recv().await.expect("batch")));
+        }
+        let next = receiver.recv().await.expect("message");
+        shape.push(shape_of(&next));
+        assert!(!shape.iter().any(|m| m == "idle"), "{shape:?}");
+        assert!(
+            shape[0].starts_with(&format!("batch [{}", i64::MIN)),
+            "{shape:?}"
+        );
+        assert!(
+            shape.iter().any(|m| m.starts_with("watermark 10")),
+            "partition 0 moved the watermark alone: {shape:?}"
+        );
+        drop(events);
         task.abort();
     }
 }

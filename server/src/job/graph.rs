@@ -32,6 +32,8 @@ pub struct JobCounters {
     pub output: Arc<ProbeCounters>,
     /// Metrics of every window operator instance (late rows).
     pub windows: Vec<Arc<OperatorMetrics>>,
+    /// Malformed records the source skipped (`ignore-parse-errors`).
+    pub malformed_skipped: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl JobCounters {

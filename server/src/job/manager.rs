@@ -178,6 +178,7 @@ impl JobManager {
             Field::new("rows_in", DataType::Int64, false),
             Field::new("rows_out", DataType::Int64, false),
             Field::new("late_rows_dropped", DataType::Int64, false),
+            Field::new("malformed_skipped", DataType::Int64, false),
             Field::new(
                 "started",
                 DataType::Timestamp(TimeUnit::Millisecond, None),
@@ -198,6 +199,7 @@ impl JobManager {
         let mut rows_in = Vec::with_capacity(jobs.len());
         let mut rows_out = Vec::with_capacity(jobs.len());
         let mut late = Vec::with_capacity(jobs.len());
+        let mut skipped = Vec::with_capacity(jobs.len());
         let mut started = Vec::with_capacity(jobs.len());
         let mut errors = Vec::with_capacity(jobs.len());
         for (id, entry) in jobs.iter() {
@@ -212,6 +214,7 @@ impl JobManager {
             rows_in.push(now.rows_in as i64);
             rows_out.push(now.rows_out as i64);
             late.push(now.late_rows as i64);
+            skipped.push(now.malformed_skipped as i64);
             started.push(
                 entry
                     .started
@@ -232,6 +235,7 @@ impl JobManager {
             Arc::new(Int64Array::from(rows_in)),
             Arc::new(Int64Array::from(rows_out)),
             Arc::new(Int64Array::from(late)),
+            Arc::new(Int64Array::from(skipped)),
             Arc::new(TimestampMillisecondArray::from(started)),
             Arc::new(StringArray::from(errors)),
         ];

@@ -49,6 +49,8 @@ pub struct Progress {
     pub rows_out: u64,
     /// Late rows dropped.
     pub late_rows: u64,
+    /// Malformed source records skipped (`ignore-parse-errors`).
+    pub malformed_skipped: u64,
     /// The source watermark in epoch milliseconds, if one has been reached.
     pub watermark: Option<i64>,
 }
@@ -66,7 +68,7 @@ impl Job {
             registry::open_source(table.options(), &table.physical_schema, parallelism.max(1))
                 .map_err(|e| StreamError::Source(format!("table \"{}\": {e}", table.name())))?;
         let mut tasks = JoinSet::new();
-        let counters = graph::spawn(
+        let mut counters = graph::spawn(
             plan,
             source.splits,
             parallelism,
@@ -74,6 +76,7 @@ impl Job {
             source.idle_timeout,
             &mut tasks,
         )?;
+        counters.malformed_skipped = source.skipped;
         Ok(Job {
             counters: Arc::new(counters),
             tasks,
@@ -125,6 +128,9 @@ pub fn progress(counters: &JobCounters) -> Progress {
         rows_in: counters.source.rows(),
         rows_out: counters.output.rows(),
         late_rows: counters.late_rows(),
+        malformed_skipped: counters
+            .malformed_skipped
+            .load(std::sync::atomic::Ordering::Relaxed),
         watermark: (watermark != WATERMARK_MIN).then_some(watermark),
     }
 }

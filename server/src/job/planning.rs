@@ -7,8 +7,8 @@ use runnel_connectors::registry;
 use runnel_engine::stream::sink::SinkWriter;
 use runnel_sql::parser::TextMap;
 use runnel_sql::streaming::{
-    StreamPlan, StreamTable, WINDOW_RELATION_PREFIX, WindowCall, plan_stream_query,
-    rewrite_group_window,
+    StreamPlan, StreamTable, UPDATING_AGGREGATE, WINDOW_RELATION_PREFIX, WindowCall,
+    plan_stream_query, rewrite_group_window,
 };
 use runnel_sql::{SqlError, SqlState};
 
@@ -63,7 +63,8 @@ pub async fn plan_insert(
         .at(map.find_identifier(name)));
     }
     let plan = plan_stream(state, source, windows, map)
-        .await?
+        .await
+        .map_err(|e| refuse_updates_into_kafka(e, sink))?
         .ok_or_else(|| {
             SqlError::unsupported(
                 "INSERT INTO a sink table runs a streaming job, so its query must read a connector table",
@@ -71,7 +72,7 @@ pub async fn plan_insert(
             .at(map.position(1, 1))
         })?;
     check_sink_columns(&plan.schema, sink, map)?;
-    registry::validate_sink(sink.options(), &sink.physical_schema).map_err(|e| {
+    registry::validate_sink(sink.options(), &sink.sink_schema).map_err(|e| {
         SqlError::new(
             SqlState::INVALID_PARAMETER_VALUE,
             format!("table \"{name}\": {e}"),
@@ -82,16 +83,31 @@ pub async fn plan_insert(
     Ok(plan)
 }
 
+/// A plain `kafka` sink takes appends only: an updating query's refusal names the upsert
+/// connector (Flink's `upsert-kafka`, which Runnel does not have yet).
+fn refuse_updates_into_kafka(error: SqlError, sink: &StreamTable) -> SqlError {
+    if sink.connector() != Some("kafka") || !error.message.contains(UPDATING_AGGREGATE) {
+        return error;
+    }
+    SqlError {
+        message: format!(
+            "INSERT INTO \"{}\": a 'kafka' sink takes append-only results, and this query updates its results ({UPDATING_AGGREGATE}); updating results need the 'upsert-kafka' connector, which Runnel does not have yet, or aggregate per window with a window TVF",
+            sink.name()
+        ),
+        ..error
+    }
+}
+
 /// Opens `sink` for a job: rows arrive under the query's column names and leave under the
 /// sink's.
 pub fn open_sink_writer(sink: &StreamTable) -> Result<Box<dyn SinkWriter>, SqlError> {
-    let writer = registry::open_sink(sink.options(), &sink.physical_schema).map_err(|e| {
+    let writer = registry::open_sink(sink.options(), &sink.sink_schema).map_err(|e| {
         SqlError::new(
             SqlState::INVALID_PARAMETER_VALUE,
             format!("table \"{}\": {e}", sink.name()),
         )
     })?;
-    Ok(Box::new(Conform::new(sink.physical_schema.clone(), writer)))
+    Ok(Box::new(Conform::new(sink.sink_schema.clone(), writer)))
 }
 
 /// Checks the options of the table `plan` reads.
@@ -112,8 +128,8 @@ pub fn check_sink_columns(
     sink: &StreamTable,
     map: &TextMap<'_>,
 ) -> Result<(), SqlError> {
-    let expected = &sink.physical_schema;
-    if !sink.is_physical_only() {
+    let expected = &sink.sink_schema;
+    if sink.has_computed_columns() {
         return Err(SqlError::unsupported(format!(
             "sink \"{}\" has computed columns; a sink's columns are all physical",
             sink.name()
@@ -184,7 +200,7 @@ fn check_connector(table: &StreamTable) -> Result<(), SqlError> {
         Ok(()) => return Ok(()),
         Err(error) => error,
     };
-    let sink = registry::validate_sink(table.options(), &table.physical_schema);
+    let sink = registry::validate_sink(table.options(), &table.sink_schema);
     let error = match (sink, &error) {
         (Ok(()), _) => return Ok(()),
         (Err(sink_error), runnel_connectors::ConnectorError::NotASource { .. }) => sink_error,

@@ -50,8 +50,8 @@ pub fn start(jobs: Vec<(String, Arc<JobCounters>)>) -> ProgressLine {
                     None => "-".to_string(),
                 };
                 parts.push(format!(
-                    "{name}: in {} out {} late {} watermark {watermark}",
-                    p.rows_in, p.rows_out, p.late_rows
+                    "{name}: in {} out {} late {} skipped {} watermark {watermark}",
+                    p.rows_in, p.rows_out, p.late_rows, p.malformed_skipped
                 ));
             }
             shown.set_message(parts.join(" | "));

@@ -21,7 +21,7 @@ mod window_tvf;
 pub use avg::flink_avg;
 pub use group_window::rewrite_group_window;
 pub use plan::{CalcStage, SourceStage, Stage, StreamPlan, WindowAggregateKind, WindowStage};
-pub use planner::{plan_stream_query, stream_table};
+pub use planner::{UPDATING_AGGREGATE, plan_stream_query, stream_table};
 pub use table::{StreamTable, StreamTableProvider, WindowRelationProvider};
 pub use window_tvf::{
     RewrittenText, WINDOW_RELATION_PREFIX, WindowCall, WindowFunction, rewrite_window_tvfs,

@@ -173,6 +173,11 @@ fn check_time_column(
     }
 }
 
+/// Why a GROUP BY without a window cannot stream: it is an updating query. Sinks that take
+/// only appends name this in their own refusal.
+pub const UPDATING_AGGREGATE: &str =
+    "GROUP BY over a stream without a window would update its results forever";
+
 fn not_incremental(reason: &str, map: &TextMap<'_>) -> SqlError {
     SqlError::unsupported(format!("this query cannot run incrementally: {reason}"))
         .at(map.position(1, 1))
@@ -411,7 +416,9 @@ impl Builder<'_> {
         let mut input = self.plan(&aggregate.input)?;
         let Some(call) = input.window.take() else {
             return Err(not_incremental(
-                "GROUP BY over a stream without a window would update its results forever; group by window_start, window_end of a window TVF, e.g. FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, ...",
+                &format!(
+                    "{UPDATING_AGGREGATE}; group by window_start, window_end of a window TVF, e.g. FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end, ..."
+                ),
                 self.map,
             ));
         };

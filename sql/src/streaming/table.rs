@@ -15,6 +15,7 @@ use super::window_tvf::WindowCall;
 use crate::error::{SqlError, SqlState};
 use crate::flink::{ColumnKind, StreamTableDef};
 use crate::parser::TextMap;
+use runnel_engine::stream::source::{METADATA_COLUMN_KEY, METADATA_VIRTUAL_KEY};
 
 /// A stream table: what its connector reads or writes, and how its rows get event time.
 #[derive(Debug)]
@@ -23,8 +24,12 @@ pub struct StreamTable {
     pub def: StreamTableDef,
     /// The `CREATE TABLE` text, for `SHOW CREATE TABLE` and re-planning after a restart.
     pub definition: String,
-    /// The columns the connector reads (physical columns, declaration order).
+    /// The columns the connector reads: physical and metadata columns in declaration order.
+    /// Metadata columns carry [`METADATA_COLUMN_KEY`] (and [`METADATA_VIRTUAL_KEY`]) in their
+    /// field metadata, so the connector knows what to fill them with.
     pub physical_schema: SchemaRef,
+    /// The columns a sink writes: `physical_schema` without the `VIRTUAL` metadata columns.
+    pub sink_schema: SchemaRef,
     /// Every column in declaration order (physical and computed).
     pub schema: SchemaRef,
     /// One expression per column of `schema`, over `physical_schema`: a column reference for
@@ -50,17 +55,21 @@ impl StreamTable {
                     data_type,
                     nullable,
                 } => physical.push(Field::new(&column.name, data_type.clone(), *nullable)),
-                ColumnKind::Metadata { .. } => {
-                    return Err(SqlError::unsupported(format!(
-                        "metadata column \"{}\": connector '{}' provides no record metadata",
-                        column.name,
-                        option(&def, "connector").unwrap_or("?")
-                    ))
-                    .at(map.find_identifier(&column.name)));
-                }
+                ColumnKind::Metadata {
+                    data_type,
+                    key,
+                    is_virtual,
+                } => physical.push(metadata_field(&column.name, data_type, key, *is_virtual)),
                 ColumnKind::Computed { .. } => {}
             }
         }
+        let sink_schema = Arc::new(Schema::new(
+            physical
+                .iter()
+                .filter(|f| !f.metadata().contains_key(METADATA_VIRTUAL_KEY))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
         let physical_schema = Arc::new(Schema::new(physical));
         let physical_df = DFSchema::try_from(physical_schema.as_ref().clone())
             .map_err(|e| SqlError::from_datafusion(&e, &map))?;
@@ -91,7 +100,13 @@ impl StreamTable {
                     fields.push(Field::new(&column.name, data_type, nullable));
                     columns.push(bound.alias(&column.name));
                 }
-                ColumnKind::Metadata { .. } => {}
+                ColumnKind::Metadata { data_type, .. } => {
+                    // The table's own schema is plain: the tags are for the connector.
+                    fields.push(Field::new(&column.name, data_type.clone(), true));
+                    columns.push(Expr::Column(datafusion::common::Column::new_unqualified(
+                        &column.name,
+                    )));
+                }
             }
         }
         let schema = Arc::new(Schema::new(fields));
@@ -144,6 +159,7 @@ impl StreamTable {
             def,
             definition,
             physical_schema,
+            sink_schema,
             schema,
             columns,
             watermark,
@@ -165,7 +181,16 @@ impl StreamTable {
         &self.def.options
     }
 
-    /// Whether every column comes straight from the connector (no computed columns).
+    /// Whether the table has computed columns (`name AS expr`).
+    pub fn has_computed_columns(&self) -> bool {
+        self.def
+            .columns
+            .iter()
+            .any(|c| matches!(c.kind, ColumnKind::Computed { .. }))
+    }
+
+    /// Whether every column comes straight from the connector as it is (no computed or
+    /// metadata columns).
     pub fn is_physical_only(&self) -> bool {
         self.schema.fields().len() == self.physical_schema.fields().len()
             && self
@@ -173,8 +198,25 @@ impl StreamTable {
                 .fields()
                 .iter()
                 .zip(self.physical_schema.fields())
-                .all(|(a, b)| a.name() == b.name())
+                .all(|(a, b)| a.name() == b.name() && b.metadata().is_empty())
     }
+}
+
+/// A metadata column as the connector sees it: nullable, tagged with its metadata key.
+fn metadata_field(
+    name: &str,
+    data_type: &DataType,
+    key: &Option<String>,
+    is_virtual: bool,
+) -> Field {
+    let mut metadata = std::collections::HashMap::from([(
+        METADATA_COLUMN_KEY.to_string(),
+        key.clone().unwrap_or_else(|| name.to_string()),
+    )]);
+    if is_virtual {
+        metadata.insert(METADATA_VIRTUAL_KEY.to_string(), "true".to_string());
+    }
+    Field::new(name, data_type.clone(), true).with_metadata(metadata)
 }
 
 fn option<'a>(def: &'a StreamTableDef, key: &str) -> Option<&'a str> {

@@ -1,0 +1,15 @@
+//! The `kafka` connector (Flink's option names and meanings; `docs/connectors.md`).
+//!
+//! - [`options`]: the table options ([`options::KafkaTable`]).
+//! - [`metadata`]: metadata columns (`topic`, `partition`, `offset`, `timestamp`, `headers`, ...).
+//! - [`source`]: reader instances over the topics' partitions, with a watermark per partition.
+//! - [`sink`]: the producer side, `none` or `at-least-once`.
+
+pub mod metadata;
+pub mod options;
+pub mod sink;
+pub mod source;
+
+pub use options::{KafkaTable, parse_table};
+pub use sink::KafkaSink;
+pub use source::kafka_splits;
