@@ -5,6 +5,7 @@
 //! - [`source`]: reader instances over the topics' partitions, with a watermark per partition.
 //! - [`sink`]: the producer side, `none` or `at-least-once`.
 
+mod batch;
 pub mod metadata;
 pub mod options;
 pub mod sink;

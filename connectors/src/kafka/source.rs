@@ -14,29 +14,23 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{
-    ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, Int32Array, Int64Builder, MapBuilder,
-    RecordBatch, StringArray, StringBuilder, TimestampMillisecondBuilder,
-};
-use datafusion::arrow::compute::filter;
-use datafusion::arrow::datatypes::{Schema, SchemaRef};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
-use rdkafka::{ClientConfig, Offset, Timestamp, TopicPartitionList};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use runnel_engine::stream::StreamError;
 use runnel_engine::stream::source::{SplitEvent, SplitReader};
 use tokio::sync::mpsc;
 
-use super::metadata::{MetadataColumn, MetadataKey};
+use super::batch::{Assigned, Batcher, PartitionBuffer};
 use super::options::{BoundedMode, KafkaTable, StartupMode, Topics};
-use crate::codec::RecordFormat;
-use crate::codec::decode::{BadRecord, Chunk, RecordDecoder, raw_column};
 
 /// Records per batch (at most; a fetch that ends sooner makes smaller batches).
 pub const KAFKA_BATCH_SIZE: usize = 8192;
@@ -133,82 +127,17 @@ impl SplitReader for KafkaSplitReader {
     }
 }
 
-/// A partition this instance reads.
-struct Assigned {
-    topic: String,
-    partition: i32,
-    /// The reader's number for it (what batches are tagged with).
-    id: u32,
-    /// Bounded reads: the offset it ends before.
-    end: Option<i64>,
-    done: bool,
-    buffer: PartitionBuffer,
-}
-
-/// The records of one partition fetched since the last batch.
-struct PartitionBuffer {
-    /// Value bytes (json, csv).
-    values: Chunk,
-    /// Value bytes (raw).
-    raw_values: BinaryBuilder,
-    /// Key bytes for decoding key columns (json, csv).
-    keys: Chunk,
-    /// Key bytes for decoding a raw key column, or for the `key` metadata column.
-    raw_keys: BinaryBuilder,
-    offsets: Int64Builder,
-    timestamps: TimestampMillisecondBuilder,
-    timestamp_types: StringBuilder,
-    headers: MapBuilder<StringBuilder, BinaryBuilder>,
-    rows: usize,
-}
-
-impl PartitionBuffer {
-    fn new() -> Self {
-        PartitionBuffer {
-            values: Chunk::default(),
-            raw_values: BinaryBuilder::new(),
-            keys: Chunk::default(),
-            raw_keys: BinaryBuilder::new(),
-            offsets: Int64Builder::new(),
-            timestamps: TimestampMillisecondBuilder::new(),
-            timestamp_types: StringBuilder::new(),
-            headers: MapBuilder::new(None, StringBuilder::new(), BinaryBuilder::new()),
-            rows: 0,
-        }
-    }
-}
-
-/// What the reader needs of each record, decided once from the table.
-#[derive(Debug, Clone, Copy)]
-struct Needs {
-    raw_value: bool,
-    key_columns: bool,
-    raw_key: bool,
-    key_bytes: bool,
-    timestamp: bool,
-    timestamp_type: bool,
-    headers: bool,
-}
-
 /// The reading thread of one instance.
 struct PartitionReader {
     table: KafkaTable,
-    schema: SchemaRef,
     instance: usize,
     instances: usize,
-    skipped: Arc<AtomicU64>,
     sender: mpsc::Sender<Result<SplitEvent, StreamError>>,
     consumer: BaseConsumer,
     assigned: Vec<Assigned>,
-    needs: Needs,
-    value_decoder: Option<RecordDecoder>,
-    value_schema: SchemaRef,
-    key_decoder: Option<RecordDecoder>,
-    key_schema: Option<SchemaRef>,
-    key_columns: Vec<usize>,
+    batcher: Batcher,
     bounded: bool,
     buffered: usize,
-    bad: Vec<BadRecord>,
 }
 
 fn kafka_error(action: &str, error: impl std::fmt::Display) -> StreamError {
@@ -257,95 +186,17 @@ impl PartitionReader {
         let consumer: BaseConsumer = config
             .create()
             .map_err(|e| kafka_error("cannot create a consumer", e))?;
-        let physical = |index: usize| {
-            let field = schema.field(index);
-            datafusion::arrow::datatypes::Field::new(
-                field.name(),
-                field.data_type().clone(),
-                field.is_nullable(),
-            )
-        };
-        let value_schema = Arc::new(Schema::new(
-            table
-                .value_columns
-                .iter()
-                .map(|&i| physical(i))
-                .collect::<Vec<_>>(),
-        ));
-        let value_decoder = match table.value.format {
-            RecordFormat::Raw => None,
-            _ => Some(
-                RecordDecoder::new(
-                    &table.value.format,
-                    &table.value.read,
-                    value_schema.clone(),
-                    KAFKA_BATCH_SIZE,
-                )
-                .map_err(|e| kafka_error("value format", e))?,
-            ),
-        };
-        // Key columns are decoded from the key only when the value does not hold them.
-        let key_columns: Vec<usize> = table
-            .key
-            .as_ref()
-            .map(|k| {
-                k.columns
-                    .iter()
-                    .copied()
-                    .filter(|c| !table.value_columns.contains(c))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let (key_schema, key_decoder) = match &table.key {
-            Some(key) if !key_columns.is_empty() => {
-                let key_schema = Arc::new(Schema::new(
-                    key_columns.iter().map(|&i| physical(i)).collect::<Vec<_>>(),
-                ));
-                let decoder = match key.format.format {
-                    RecordFormat::Raw => None,
-                    _ => Some(
-                        RecordDecoder::new(
-                            &key.format.format,
-                            &key.format.read,
-                            key_schema.clone(),
-                            KAFKA_BATCH_SIZE,
-                        )
-                        .map_err(|e| kafka_error("key format", e))?,
-                    ),
-                };
-                (Some(key_schema), decoder)
-            }
-            _ => (None, None),
-        };
-        let has = |key: MetadataKey| table.metadata.iter().any(|m| m.key == key);
-        let raw_key = key_schema.is_some() && key_decoder.is_none();
-        let needs = Needs {
-            raw_value: table.value.format == RecordFormat::Raw,
-            key_columns: key_schema.is_some() && !raw_key,
-            raw_key,
-            key_bytes: has(MetadataKey::Key) || raw_key,
-            timestamp: has(MetadataKey::Timestamp),
-            timestamp_type: has(MetadataKey::TimestampType),
-            headers: has(MetadataKey::Headers),
-        };
+        let batcher = Batcher::new(&table, schema, skipped)?;
         Ok(PartitionReader {
             table,
-            schema,
             instance,
             instances,
-            skipped,
             sender,
             consumer,
             assigned: Vec::new(),
-            needs,
-            value_decoder,
-            value_schema,
-            key_decoder,
-            key_schema,
-            key_columns,
+            batcher,
             bounded,
             buffered: 0,
-            bad: Vec::new(),
         })
     }
 
@@ -383,7 +234,14 @@ impl PartitionReader {
             };
             match self.consumer.poll(wait) {
                 Some(Ok(message)) => {
-                    buffer(&mut self.assigned, self.needs, &message)?;
+                    let partition = message.partition();
+                    if let Some(assigned) = self
+                        .assigned
+                        .iter_mut()
+                        .find(|a| a.partition == partition && a.topic == message.topic())
+                    {
+                        self.batcher.buffer(assigned, &message)?;
+                    }
                     self.buffered += 1;
                     if self.buffered >= KAFKA_BATCH_SIZE && !self.flush()? {
                         return Ok(());
@@ -710,7 +568,7 @@ impl PartitionReader {
                 continue;
             }
             let id = self.assigned[index].id;
-            if let Some(batch) = self.build_batch(index)?
+            if let Some(batch) = self.batcher.build_batch(&mut self.assigned[index])?
                 && !self.send(SplitEvent::Batch {
                     partition: id,
                     batch,
@@ -721,316 +579,6 @@ impl PartitionReader {
         }
         Ok(true)
     }
-
-    fn bad_record_error(
-        &self,
-        index: usize,
-        offsets: &[i64],
-        bad: &BadRecord,
-        part: &str,
-    ) -> StreamError {
-        let assigned = &self.assigned[index];
-        StreamError::Source(format!(
-            "kafka: topic '{}', partition {}, offset {}: malformed record {part}: {}",
-            assigned.topic,
-            assigned.partition,
-            offsets.get(bad.index).copied().unwrap_or(-1),
-            bad.message
-        ))
-    }
-
-    /// The batch of partition `index`'s buffered records (`None` when every one was skipped).
-    fn build_batch(&mut self, index: usize) -> Result<Option<RecordBatch>, StreamError> {
-        let buffer = &mut self.assigned[index].buffer;
-        let rows = std::mem::take(&mut buffer.rows);
-        let offsets = buffer.offsets.finish();
-        let raw_values = self.needs.raw_value.then(|| buffer.raw_values.finish());
-        let raw_keys = self.needs.key_bytes.then(|| buffer.raw_keys.finish());
-        let timestamps = (self.needs.timestamp || self.needs.timestamp_type)
-            .then(|| buffer.timestamps.finish().with_timezone("+00:00"));
-        let timestamp_types = self
-            .needs
-            .timestamp_type
-            .then(|| buffer.timestamp_types.finish());
-        let headers = self.needs.headers.then(|| buffer.headers.finish());
-        let offset_values = offsets.values().to_vec();
-
-        // Values, then keys: each decoded in one call; bad records are skipped or fail.
-        let mut all_bad: Vec<usize> = Vec::new();
-        let (value_batch, value_missing) = self.decode_part(
-            Part::Value,
-            index,
-            &offset_values,
-            raw_values.as_ref(),
-            &mut all_bad,
-        )?;
-        let (key_batch, key_missing) = self.decode_part(
-            Part::Key,
-            index,
-            &offset_values,
-            raw_keys.as_ref(),
-            &mut all_bad,
-        )?;
-        all_bad.sort_unstable();
-        all_bad.dedup();
-        if !all_bad.is_empty() {
-            let assigned = &self.assigned[index];
-            self.skipped
-                .fetch_add(all_bad.len() as u64, Ordering::Relaxed);
-            tracing::warn!(
-                skipped = all_bad.len(),
-                "kafka source: skipped malformed record(s) of topic '{}' partition {} (ignore-parse-errors), the first at offset {}",
-                assigned.topic,
-                assigned.partition,
-                offset_values[all_bad[0]]
-            );
-        }
-        if all_bad.len() == rows {
-            return Ok(None);
-        }
-        let keep_all = (!all_bad.is_empty()).then(|| keep_mask(rows, &[], &all_bad));
-        let pick = |array: ArrayRef| -> Result<ArrayRef, StreamError> {
-            match &keep_all {
-                Some(mask) => Ok(filter(&array, mask)?),
-                None => Ok(array),
-            }
-        };
-        let value_batch = match value_batch {
-            Some(batch) if !all_bad.is_empty() => Some(filter_batch(
-                batch,
-                &keep_mask(rows, &value_missing, &all_bad),
-            )?),
-            other => other,
-        };
-        let key_batch = match key_batch {
-            Some(batch) if !all_bad.is_empty() => Some(filter_batch(
-                batch,
-                &keep_mask(rows, &key_missing, &all_bad),
-            )?),
-            other => other,
-        };
-        let kept = rows - all_bad.len();
-        let assigned = &self.assigned[index];
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.schema.fields().len());
-        for (column, field) in self.schema.fields().iter().enumerate() {
-            if let Some(metadata) = self.table.metadata.iter().find(|m| m.index == column) {
-                let array: ArrayRef = match metadata.key {
-                    MetadataKey::Topic => Arc::new(StringArray::from_iter_values(
-                        std::iter::repeat_n(assigned.topic.as_str(), kept),
-                    )),
-                    MetadataKey::Partition => {
-                        Arc::new(Int32Array::from_value(assigned.partition, kept))
-                    }
-                    MetadataKey::Offset => pick(Arc::new(offsets.clone()))?,
-                    MetadataKey::Timestamp => pick(Arc::new(
-                        timestamps.clone().ok_or_else(|| missing("timestamp"))?,
-                    ))?,
-                    MetadataKey::TimestampType => pick(Arc::new(
-                        timestamp_types
-                            .clone()
-                            .ok_or_else(|| missing("timestamp-type"))?,
-                    ))?,
-                    MetadataKey::Headers => {
-                        pick(Arc::new(headers.clone().ok_or_else(|| missing("headers"))?))?
-                    }
-                    MetadataKey::Key => {
-                        pick(Arc::new(raw_keys.clone().ok_or_else(|| missing("key"))?))?
-                    }
-                };
-                columns.push(conform(metadata, array)?);
-            } else if let Some(position) =
-                self.table.value_columns.iter().position(|&c| c == column)
-            {
-                let batch = value_batch.as_ref().ok_or_else(|| missing("value"))?;
-                columns.push(batch.column(position).clone());
-            } else if let Some(position) = self.key_columns.iter().position(|&c| c == column) {
-                let batch = key_batch.as_ref().ok_or_else(|| missing("key"))?;
-                columns.push(batch.column(position).clone());
-            } else {
-                return Err(StreamError::Internal(format!(
-                    "kafka: column '{}' is neither in the key, the value nor metadata",
-                    field.name()
-                )));
-            }
-        }
-        Ok(Some(RecordBatch::try_new(self.schema.clone(), columns)?))
-    }
-
-    /// Decodes the value or key columns of partition `index`'s buffered records: the batch and
-    /// the records it lacks (skipped as malformed, also added to `all_bad`). `raw` holds the
-    /// bytes of a `raw` format part.
-    fn decode_part(
-        &mut self,
-        part: Part,
-        index: usize,
-        offsets: &[i64],
-        raw: Option<&BinaryArray>,
-        all_bad: &mut Vec<usize>,
-    ) -> Result<(Option<RecordBatch>, Vec<usize>), StreamError> {
-        let (schema, is_raw) = match part {
-            Part::Value => (Some(self.value_schema.clone()), self.needs.raw_value),
-            Part::Key => (self.key_schema.clone(), self.needs.raw_key),
-        };
-        let Some(schema) = schema else {
-            return Ok((None, Vec::new()));
-        };
-        if is_raw {
-            let bytes = raw.ok_or_else(|| missing(part.name()))?;
-            let column = raw_column(bytes.iter(), schema.field(0).data_type())
-                .map_err(|bad| self.bad_record_error(index, offsets, &bad, part.name()))?;
-            return Ok((
-                Some(RecordBatch::try_new(schema, vec![column])?),
-                Vec::new(),
-            ));
-        }
-        let buffer = &mut self.assigned[index].buffer;
-        let chunk = std::mem::take(match part {
-            Part::Value => &mut buffer.values,
-            Part::Key => &mut buffer.keys,
-        });
-        let mut bad = std::mem::take(&mut self.bad);
-        bad.clear();
-        let decoder = match part {
-            Part::Value => self.value_decoder.as_mut(),
-            Part::Key => self.key_decoder.as_mut(),
-        };
-        let decoded = match decoder {
-            Some(decoder) => decoder.decode(&chunk, &mut bad),
-            None => Ok(None),
-        };
-        let mut chunk = chunk;
-        chunk.clear();
-        let buffer = &mut self.assigned[index].buffer;
-        *match part {
-            Part::Value => &mut buffer.values,
-            Part::Key => &mut buffer.keys,
-        } = chunk;
-        let batch =
-            decoded.map_err(|bad| self.bad_record_error(index, offsets, &bad, part.name()))?;
-        let missing: Vec<usize> = bad.iter().map(|b| b.index).collect();
-        all_bad.extend(&missing);
-        self.bad = bad;
-        Ok((batch, missing))
-    }
-}
-
-/// The two parts of a record that hold columns.
-#[derive(Debug, Clone, Copy)]
-enum Part {
-    Value,
-    Key,
-}
-
-impl Part {
-    fn name(self) -> &'static str {
-        match self {
-            Part::Value => "value",
-            Part::Key => "key",
-        }
-    }
-}
-
-/// Adds a record to its partition's buffer.
-fn buffer(
-    assigned: &mut [Assigned],
-    needs: Needs,
-    message: &BorrowedMessage<'_>,
-) -> Result<(), StreamError> {
-    let partition = message.partition();
-    let Some(index) = assigned
-        .iter()
-        .position(|a| a.partition == partition && a.topic == message.topic())
-    else {
-        return Ok(());
-    };
-    let assigned = &mut assigned[index];
-    if assigned.done {
-        return Ok(());
-    }
-    let offset = message.offset();
-    if let Some(end) = assigned.end {
-        if offset >= end {
-            assigned.done = true;
-            return Ok(());
-        }
-        if offset + 1 >= end {
-            assigned.done = true;
-        }
-    }
-    let buffer = &mut assigned.buffer;
-    if needs.raw_value {
-        buffer.raw_values.append_option(message.payload());
-    } else {
-        buffer.values.push(message.payload().unwrap_or_default());
-    }
-    if needs.key_columns {
-        buffer.keys.push(message.key().unwrap_or_default());
-    }
-    if needs.key_bytes {
-        buffer.raw_keys.append_option(message.key());
-    }
-    buffer.offsets.append_value(offset);
-    if needs.timestamp || needs.timestamp_type {
-        let (millis, kind) = match message.timestamp() {
-            Timestamp::NotAvailable => (None, "NoTimestampType"),
-            Timestamp::CreateTime(t) => (Some(t), "CreateTime"),
-            Timestamp::LogAppendTime(t) => (Some(t), "LogAppendTime"),
-        };
-        buffer.timestamps.append_option(millis);
-        buffer.timestamp_types.append_value(kind);
-    }
-    if needs.headers {
-        if let Some(headers) = message.headers() {
-            for header in headers.iter() {
-                buffer.headers.keys().append_value(header.key);
-                buffer.headers.values().append_option(header.value);
-            }
-        }
-        buffer
-            .headers
-            .append(true)
-            .map_err(|e| kafka_error("headers", e))?;
-    }
-    buffer.rows += 1;
-    Ok(())
-}
-
-fn missing(what: &str) -> StreamError {
-    StreamError::Internal(format!("kafka: {what} columns were not read"))
-}
-
-fn conform(metadata: &MetadataColumn, array: ArrayRef) -> Result<ArrayRef, StreamError> {
-    metadata
-        .conform(array)
-        .map_err(|e| StreamError::Source(format!("kafka: metadata '{}': {e}", metadata.key.name())))
-}
-
-/// For a batch holding the records `0..rows` except `own_bad` (sorted), the mask that keeps
-/// those not in `all_bad` (sorted).
-fn keep_mask(rows: usize, own_bad: &[usize], all_bad: &[usize]) -> BooleanArray {
-    let mut mask = Vec::with_capacity(rows);
-    let (mut own, mut all) = (0, 0);
-    for record in 0..rows {
-        if own < own_bad.len() && own_bad[own] == record {
-            own += 1;
-            if all < all_bad.len() && all_bad[all] == record {
-                all += 1;
-            }
-            continue;
-        }
-        let bad = all < all_bad.len() && all_bad[all] == record;
-        if bad {
-            all += 1;
-        }
-        mask.push(!bad);
-    }
-    BooleanArray::from(mask)
-}
-
-fn filter_batch(batch: RecordBatch, mask: &BooleanArray) -> Result<RecordBatch, StreamError> {
-    Ok(datafusion::arrow::compute::filter_record_batch(
-        &batch, mask,
-    )?)
 }
 
 #[cfg(test)]
@@ -1045,14 +593,5 @@ mod tests {
         }
         assert_eq!(counts, [3, 3, 3]);
         assert_eq!(owner("orders", 4, 1), 0);
-    }
-
-    #[test]
-    fn keep_masks() {
-        // Records 0..5; the batch lacks record 1 (its own bad); records 1 and 3 are bad.
-        let mask = keep_mask(5, &[1], &[1, 3]);
-        assert_eq!(mask, BooleanArray::from(vec![true, true, false, true]));
-        let all = keep_mask(3, &[], &[0]);
-        assert_eq!(all, BooleanArray::from(vec![false, true, true]));
     }
 }
