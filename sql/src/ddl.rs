@@ -177,7 +177,7 @@ fn check_plain_table(create: &CreateTable, text: &TextMap<'_>) -> Result<(), Sql
     }
     if !matches!(create.table_options, CreateTableOptions::None) {
         return Err(SqlError::unsupported(
-            "CREATE TABLE ... WITH (...) declares a connector table, in Flink's form: WITH ('connector' = 'filesystem' | 'datagen' | 'print' | 'blackhole', ...); tables without options are durable Runnel tables",
+            "CREATE TABLE ... WITH (...) declares a connector table, in Flink's form: WITH ('connector' = 'kafka' | 'filesystem' | 'datagen' | 'print' | 'blackhole', ...); tables without options are durable Runnel tables",
         ));
     }
     if let Some(constraint) = create.constraints.first() {

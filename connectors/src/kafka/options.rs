@@ -542,3 +542,165 @@ fn bounded_mode(options: &mut Options<'_>) -> Result<BoundedMode, ConnectorError
     }
     Ok(mode)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn schema() -> SchemaRef {
+        Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, true),
+            Field::new("amount", DataType::Int64, true),
+        ]))
+    }
+
+    fn parse(pairs: &[(&str, &str)], sink: bool) -> Result<KafkaTable, ConnectorError> {
+        let mut entries: Vec<(String, String)> = vec![
+            ("connector".into(), "kafka".into()),
+            (
+                "properties.bootstrap.servers".into(),
+                "127.0.0.1:9092".into(),
+            ),
+        ];
+        entries.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut options = Options::new("kafka", &entries);
+        options.string("connector");
+        let table = parse_table(&mut options, &schema(), sink)?;
+        options.finish()?;
+        Ok(table)
+    }
+
+    fn error(pairs: &[(&str, &str)], sink: bool) -> String {
+        match parse(pairs, sink) {
+            Ok(_) => panic!("expected an error for {pairs:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn topics_formats_and_modes() {
+        let table = parse(
+            &[
+                ("topic", "a; b"),
+                ("format", "json"),
+                ("properties.group.id", "g"),
+                ("scan.startup.mode", "specific-offsets"),
+                (
+                    "scan.startup.specific-offsets",
+                    "partition:0,offset:42;partition:1,offset:7",
+                ),
+                ("scan.bounded.mode", "latest-offset"),
+            ],
+            false,
+        )
+        .expect("table");
+        assert!(matches!(&table.topics, Topics::Names(n) if n == &["a", "b"]));
+        assert_eq!(table.group_id(), Some("g"));
+        assert_eq!(
+            table.startup,
+            StartupMode::SpecificOffsets(vec![(0, 42), (1, 7)])
+        );
+        assert_eq!(table.bounded, BoundedMode::LatestOffset);
+        assert_eq!(table.value_columns, vec![0, 1]);
+        assert_eq!(table.delivery, DeliveryGuarantee::AtLeastOnce);
+
+        let keyed = parse(
+            &[
+                ("topic", "t"),
+                ("key.format", "raw"),
+                ("key.fields", "id"),
+                ("value.format", "csv"),
+                ("value.csv.field-delimiter", ";"),
+                ("value.fields-include", "EXCEPT_KEY"),
+                ("sink.partitioner", "round-robin"),
+            ],
+            true,
+        )
+        .expect("keyed");
+        assert_eq!(keyed.value_columns, vec![1]);
+        assert_eq!(keyed.key.map(|k| k.columns), Some(vec![0]));
+        assert_eq!(keyed.value.format, RecordFormat::Csv { delimiter: b';' });
+        assert_eq!(keyed.partitioner, Partitioner::RoundRobin);
+    }
+
+    #[test]
+    fn refusals_name_the_option() {
+        assert!(
+            error(
+                &[
+                    ("topic", "t"),
+                    ("format", "json"),
+                    ("sink.delivery-guarantee", "exactly-once")
+                ],
+                true
+            )
+            .contains("exactly-once needs checkpoints")
+        );
+        assert!(
+            error(
+                &[("topic", "t"), ("topic-pattern", "t.*"), ("format", "json")],
+                false
+            )
+            .contains("either 'topic' or 'topic-pattern'")
+        );
+        assert!(
+            error(
+                &[
+                    ("topic", "t"),
+                    ("format", "json"),
+                    ("key.format", "json"),
+                    ("key.fields", "nope")
+                ],
+                false
+            )
+            .contains("'nope' is not a physical column")
+        );
+        assert!(
+            error(&[("topic", "t"), ("format", "raw")], false)
+                .contains("the raw format holds exactly one column")
+        );
+        assert!(
+            error(
+                &[
+                    ("topic", "t"),
+                    ("format", "json"),
+                    ("value.fields-include", "EXCEPT_KEY")
+                ],
+                false
+            )
+            .contains("needs 'key.format'")
+        );
+        assert!(
+            error(
+                &[
+                    ("topic", "t"),
+                    ("format", "json"),
+                    ("scan.startup.mode", "specific-offsets"),
+                    ("scan.startup.specific-offsets", "p0=42")
+                ],
+                false
+            )
+            .contains("partition:0,offset:42")
+        );
+        assert!(error(&[("topic", "a;b"), ("format", "json")], true).contains("exactly one topic"));
+        assert!(
+            error(&[("topic", "t"), ("format", "avro")], false)
+                .contains("supports the formats 'json', 'csv', 'raw'")
+        );
+        assert!(
+            error(
+                &[
+                    ("topic", "t"),
+                    ("format", "json"),
+                    ("scan.startup.mod", "x")
+                ],
+                false
+            )
+            .starts_with("unsupported option 'scan.startup.mod' for connector 'kafka'")
+        );
+    }
+}

@@ -185,7 +185,7 @@ pub fn bind_connector_table(
     if table.connector().is_none() {
         return Err(SqlError::new(
             SqlState::INVALID_PARAMETER_VALUE,
-            format!("table \"{name}\" needs a connector: WITH ('connector' = 'filesystem' | 'datagen' | 'print' | 'blackhole', ...)"),
+            format!("table \"{name}\" needs a connector: WITH ('connector' = 'kafka' | 'filesystem' | 'datagen' | 'print' | 'blackhole', ...)"),
         )
         .at(map.find_identifier(&name)));
     }
