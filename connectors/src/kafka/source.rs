@@ -259,6 +259,16 @@ impl PartitionReader {
                     }
                 }
             }
+            // A bounded partition that reached its end before the others ends on its own.
+            if self.bounded
+                && self
+                    .assigned
+                    .iter()
+                    .any(|a| a.done && a.end.is_some() && a.buffer.rows == 0)
+                && !self.end_finished_partitions()?
+            {
+                return Ok(());
+            }
             if let (Some(at), Some(interval)) = (next_discovery, discovery)
                 && Instant::now() >= at
             {
@@ -531,27 +541,20 @@ impl PartitionReader {
                 (Some(end), Some(position)) => position >= end,
                 _ => false,
             };
-            if assigned.done || reached {
-                if !assigned.done {
-                    assigned.done = true;
-                }
+            // A partition ends once: its end is cleared when PartitionEnded is sent.
+            if (assigned.done || reached) && assigned.end.is_some() && assigned.buffer.rows == 0 {
+                assigned.done = true;
                 ended.push((assigned.topic.clone(), assigned.partition, assigned.id));
             }
         }
         for (topic, partition, id) in ended {
-            if self.assigned[id as usize].buffer.rows > 0 {
-                continue;
-            }
             let mut list = TopicPartitionList::new();
             list.add_partition(&topic, partition);
             // Unassigning a partition that is not assigned (ended at start) is harmless.
             let _ = self.consumer.incremental_unassign(&list);
-            if self.assigned[id as usize].end.is_some()
-                && !self.send(SplitEvent::PartitionEnded(id))
-            {
+            if !self.send(SplitEvent::PartitionEnded(id)) {
                 return Ok(false);
             }
-            // Sent once: mark it by clearing its end.
             self.assigned[id as usize].end = None;
         }
         Ok(true)
