@@ -316,6 +316,24 @@ async fn metadata_columns_and_startup_modes() {
         );
     }
 
+    // A pattern that matches this topic alone.
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE by_pattern (order_id STRING) WITH ('connector' = 'kafka',
+               'topic-pattern' = '{}', 'properties.bootstrap.servers' = '{}', 'format' = 'json',
+               'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset')",
+            topic.replace('-', "[-]"),
+            bootstrap()
+        ))
+        .await
+        .expect("pattern table");
+    assert_eq!(
+        simple_rows(&client, "SELECT order_id FROM by_pattern")
+            .await
+            .len(),
+        10
+    );
+
     let ids = |rows: Vec<Vec<Option<String>>>| {
         let mut ids: Vec<i64> = rows
             .iter()
