@@ -456,6 +456,62 @@ async fn malformed_records_fail_or_are_skipped_and_counted() {
     );
     let counts = simple_rows(&client, "SELECT n FROM lenient_counts").await;
     assert_eq!(counts, vec![vec![Some("5".to_string())]]);
+
+    // A record without a key has NULL key columns; one without a value (a tombstone) is
+    // malformed for JSON.
+    let keyed = unique_topic("keyless");
+    create_topic(&keyed, 1).await;
+    produce(
+        &keyed,
+        &[
+            Record::value(r#"{"order_id": "n1", "total_amount": 1.5}"#),
+            Record::default(),
+        ],
+    )
+    .await;
+    let table = |name: &str, extra: &str| {
+        format!(
+            "CREATE TABLE {name} (order_id STRING, customer_id STRING, total_amount DECIMAL(10, 2))
+             WITH ('connector' = 'kafka', 'topic' = '{keyed}', 'properties.bootstrap.servers' = '{}',
+                   'key.format' = 'json', 'key.fields' = 'customer_id',
+                   'value.format' = 'json', 'value.fields-include' = 'EXCEPT_KEY',
+                   'scan.startup.mode' = 'earliest-offset', 'scan.bounded.mode' = 'latest-offset'{extra})",
+            bootstrap()
+        )
+    };
+    client
+        .batch_execute(&table("keyless", ""))
+        .await
+        .expect("keyless");
+    client
+        .batch_execute(&table(
+            "keyless_lenient",
+            ", 'value.json.ignore-parse-errors' = 'true'",
+        ))
+        .await
+        .expect("keyless lenient");
+    let error = client
+        .simple_query("SELECT order_id FROM keyless")
+        .await
+        .expect_err("tombstone");
+    let message = db_error(&error).message().to_string();
+    assert!(
+        message.contains("partition 0, offset 1") && message.contains("found none"),
+        "{message}"
+    );
+    let rows = simple_rows(
+        &client,
+        "SELECT order_id, customer_id IS NULL, total_amount FROM keyless_lenient",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![vec![
+            Some("n1".to_string()),
+            Some("t".to_string()),
+            Some("1.50".to_string())
+        ]]
+    );
 }
 
 /// A partition without traffic holds the watermark back, until the idle timeout excludes it.

@@ -102,6 +102,23 @@ impl RowDecoder {
             RowDecoder::Csv(decoder) => decoder.flush(),
         }
     }
+
+    /// Rows decoded and not yet flushed (`batch_size`: the decoder's batch size).
+    fn buffered(&self, batch_size: usize) -> usize {
+        match self {
+            RowDecoder::Json(decoder) => decoder.len(),
+            RowDecoder::Csv(decoder) => batch_size.saturating_sub(decoder.capacity()),
+        }
+    }
+
+    /// Whether a record was begun and not finished (JSON only; an open CSV quote shows as a
+    /// record that added no row).
+    fn has_partial_record(&self) -> bool {
+        match self {
+            RowDecoder::Json(decoder) => decoder.has_partial_record(),
+            RowDecoder::Csv(_) => false,
+        }
+    }
 }
 
 /// Decodes chunks of `json` or `csv` records into batches of `schema`.
@@ -226,22 +243,7 @@ impl RecordDecoder {
         chunk: &Chunk,
         records: Range<usize>,
     ) -> Result<RecordBatch, ArrowError> {
-        let bytes =
-            &chunk.bytes[chunk.records[records.start].start..chunk.records[records.end - 1].end];
-        let result = decode_all(&mut self.decoder, bytes).and_then(|batch| {
-            let rows = batch.as_ref().map_or(0, RecordBatch::num_rows);
-            match batch {
-                Some(batch) if rows == records.len() => Ok(batch),
-                _ if self.format == RecordFormat::Json => Err(ArrowError::JsonError(format!(
-                    "expected one JSON object per record, found {rows} in {} record(s)",
-                    records.len()
-                ))),
-                _ => Err(ArrowError::CsvError(format!(
-                    "expected one CSV line per record, found {rows} in {} record(s) (quoted line breaks are not supported)",
-                    records.len()
-                ))),
-            }
-        });
+        let result = self.decode_each(chunk, records.clone());
         if result.is_err() {
             // A decoder that failed part way may hold a partial record: start afresh.
             self.decoder = build_decoder(
@@ -252,6 +254,54 @@ impl RecordDecoder {
             )?;
         }
         result
+    }
+
+    /// Feeds the records one by one, checking that each adds exactly one row (a Kafka record
+    /// may hold no value, two JSON objects or a line break), then flushes them as one batch.
+    fn decode_each(
+        &mut self,
+        chunk: &Chunk,
+        records: Range<usize>,
+    ) -> Result<RecordBatch, ArrowError> {
+        let count = records.len();
+        for record in records {
+            let bytes = chunk.record(record);
+            let before = self.decoder.buffered(self.batch_size);
+            let mut offset = 0;
+            while offset < bytes.len() {
+                let read = self.decoder.decode(&bytes[offset..])?;
+                if read == 0 {
+                    // The decoder is full: more rows than records.
+                    return Err(self.not_one_row("more than one row"));
+                }
+                offset += read;
+            }
+            let added = self.decoder.buffered(self.batch_size) - before;
+            if added != 1 || self.decoder.has_partial_record() {
+                let found = if added == 0 {
+                    "none".to_string()
+                } else {
+                    added.to_string()
+                };
+                return Err(self.not_one_row(&found));
+            }
+        }
+        match self.decoder.flush()? {
+            Some(batch) if batch.num_rows() == count => Ok(batch),
+            other => Err(self.not_one_row(&other.map_or(0, |b| b.num_rows()).to_string())),
+        }
+    }
+
+    fn not_one_row(&self, found: &str) -> ArrowError {
+        if self.format == RecordFormat::Json {
+            ArrowError::JsonError(format!(
+                "expected one JSON object per record, found {found}"
+            ))
+        } else {
+            ArrowError::CsvError(format!(
+                "expected one CSV line per record, found {found} (quoted line breaks are not supported)"
+            ))
+        }
     }
 
     /// With `json.fail-on-missing-field`: the rows with a NULL are checked against their record,
@@ -325,35 +375,6 @@ fn build_decoder(
     })
 }
 
-/// Decodes all of `bytes` (whole records) into one batch.
-fn decode_all(decoder: &mut RowDecoder, bytes: &[u8]) -> Result<Option<RecordBatch>, ArrowError> {
-    let mut batches = Vec::new();
-    let mut offset = 0;
-    while offset < bytes.len() {
-        let read = decoder.decode(&bytes[offset..])?;
-        if read == 0 {
-            // The decoder holds a full batch (more records than expected): flush and go on.
-            match decoder.flush()? {
-                Some(batch) => batches.push(batch),
-                None => {
-                    return Err(ArrowError::ParseError(
-                        "the decoder made no progress".to_string(),
-                    ));
-                }
-            }
-        }
-        offset += read;
-    }
-    if let Some(batch) = decoder.flush()? {
-        batches.push(batch);
-    }
-    match batches.len() {
-        0 => Ok(None),
-        1 => Ok(batches.pop()),
-        _ => concat_batches(&batches[0].schema(), &batches).map(Some),
-    }
-}
-
 /// Arrow's CSV messages count lines from the start of the decoded slice; the caller names the
 /// real record, so those counts are dropped.
 fn clean_arrow_message(message: &str) -> String {
@@ -389,5 +410,63 @@ pub fn raw_column<'a>(
             index: 0,
             message: format!("the raw format reads STRING or BYTES, not {other}"),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::AsArray;
+    use datafusion::arrow::datatypes::{Field, Schema};
+
+    fn ids(batch: &RecordBatch) -> Vec<String> {
+        batch
+            .column(0)
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.unwrap_or("NULL").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_record_must_be_exactly_one_row() {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, true)]));
+        let options = ReadOptions {
+            ignore_parse_errors: true,
+            ..ReadOptions::default()
+        };
+        let mut decoder =
+            RecordDecoder::new(&RecordFormat::Json, &options, schema.clone(), 16).expect("json");
+        let mut chunk = Chunk::default();
+        // An empty record and a record of two objects balance out in total: each must still
+        // be found, so that the rows stay aligned with their records.
+        for record in [
+            r#"{"id":"a"}"#,
+            "",
+            r#"{"id":"b"} {"id":"c"}"#,
+            r#"{"id":"d"}"#,
+        ] {
+            chunk.push(record.as_bytes());
+        }
+        let mut bad = Vec::new();
+        let batch = decoder
+            .decode(&chunk, &mut bad)
+            .expect("decode")
+            .expect("rows");
+        assert_eq!(ids(&batch), vec!["a", "d"]);
+        assert_eq!(bad.iter().map(|b| b.index).collect::<Vec<_>>(), vec![1, 2]);
+        assert!(bad[0].message.contains("found none"), "{:?}", bad[0]);
+
+        let mut csv =
+            RecordDecoder::new(&RecordFormat::Csv { delimiter: b',' }, &options, schema, 16)
+                .expect("csv");
+        chunk.clear();
+        for record in ["a", "b\nc", "\"open", "d"] {
+            chunk.push(record.as_bytes());
+        }
+        bad.clear();
+        let batch = csv.decode(&chunk, &mut bad).expect("decode").expect("rows");
+        assert_eq!(ids(&batch), vec!["a", "d"]);
+        assert_eq!(bad.iter().map(|b| b.index).collect::<Vec<_>>(), vec![1, 2]);
     }
 }

@@ -31,6 +31,8 @@ pub(super) struct Assigned {
     /// Bounded reads: the offset it ends before.
     pub(super) end: Option<i64>,
     pub(super) done: bool,
+    /// Whether the consumer fetches it (a partition empty from the start never is).
+    pub(super) fetching: bool,
     pub(super) buffer: PartitionBuffer,
 }
 
@@ -92,6 +94,10 @@ pub(super) struct Batcher {
     key_columns: Vec<usize>,
     skipped: Arc<AtomicU64>,
     bad: Vec<BadRecord>,
+    /// What a missing key decodes from: NULL in every key column.
+    null_key: Vec<u8>,
+    /// `csv.allow-comments` on the value.
+    skip_comments: bool,
 }
 
 impl Batcher {
@@ -173,6 +179,13 @@ impl Batcher {
             timestamp_type: has(MetadataKey::TimestampType),
             headers: has(MetadataKey::Headers),
         };
+        // JSON: an object without the fields; CSV: empty fields.
+        let null_key = match table.key.as_ref().map(|k| &k.format.format) {
+            Some(RecordFormat::Csv { delimiter }) => {
+                vec![*delimiter; key_columns.len().saturating_sub(1)]
+            }
+            _ => b"{}".to_vec(),
+        };
         Ok(Batcher {
             schema,
             metadata: table.metadata.clone(),
@@ -185,6 +198,9 @@ impl Batcher {
             key_columns,
             skipped,
             bad: Vec::new(),
+            null_key,
+            skip_comments: matches!(table.value.format, RecordFormat::Csv { .. })
+                && table.value.read.allow_comments,
         })
     }
 
@@ -208,6 +224,10 @@ impl Batcher {
                 assigned.done = true;
             }
         }
+        if self.skip_comments && message.payload().is_some_and(|p| p.first() == Some(&b'#')) {
+            // `csv.allow-comments`: a comment line is no record.
+            return Ok(());
+        }
         let buffer = &mut assigned.buffer;
         if needs.raw_value {
             buffer.raw_values.append_option(message.payload());
@@ -215,7 +235,10 @@ impl Batcher {
             buffer.values.push(message.payload().unwrap_or_default());
         }
         if needs.key_columns {
-            buffer.keys.push(message.key().unwrap_or_default());
+            // A record without a key has NULL key columns (as in Flink).
+            buffer
+                .keys
+                .push(message.key().unwrap_or(self.null_key.as_slice()));
         }
         if needs.key_bytes {
             buffer.raw_keys.append_option(message.key());

@@ -98,6 +98,19 @@ pub fn headers_type() -> DataType {
     )
 }
 
+/// Whether `data_type` is a map of `STRING` keys to `BYTES` values (whatever its field names).
+fn is_headers_type(data_type: &DataType) -> bool {
+    let DataType::Map(entries, _) = data_type else {
+        return false;
+    };
+    let DataType::Struct(fields) = entries.data_type() else {
+        return false;
+    };
+    fields.len() == 2
+        && fields[0].data_type() == &DataType::Utf8
+        && fields[1].data_type() == &DataType::Binary
+}
+
 /// A metadata column of a table.
 #[derive(Debug, Clone)]
 pub struct MetadataColumn {
@@ -151,7 +164,11 @@ pub fn metadata_columns(
         }
         let own = key.data_type();
         let castable = if sink && !virtual_column {
-            can_cast_types(field.data_type(), &own)
+            // Written as they are: a timestamp of any precision, headers as MAP<STRING, BYTES>.
+            match key {
+                MetadataKey::Timestamp => matches!(field.data_type(), DataType::Timestamp(..)),
+                _ => is_headers_type(field.data_type()),
+            }
         } else {
             can_cast_types(&own, field.data_type())
         };
@@ -173,4 +190,75 @@ pub fn metadata_columns(
         });
     }
     Ok(columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use datafusion::arrow::datatypes::Schema;
+
+    use super::*;
+
+    fn column(name: &str, data_type: DataType, key: &str, is_virtual: bool) -> Field {
+        let mut metadata = HashMap::from([(METADATA_COLUMN_KEY.to_string(), key.to_string())]);
+        if is_virtual {
+            metadata.insert(METADATA_VIRTUAL_KEY.to_string(), "true".to_string());
+        }
+        Field::new(name, data_type, true).with_metadata(metadata)
+    }
+
+    fn check(fields: Vec<Field>, sink: bool) -> Result<Vec<MetadataColumn>, ConnectorError> {
+        metadata_columns(&Arc::new(Schema::new(fields)), sink)
+    }
+
+    #[test]
+    fn keys_types_and_writability() {
+        let ltz = DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into()));
+        let read = check(
+            vec![
+                Field::new("id", DataType::Utf8, true),
+                column("p", DataType::Int64, "partition", true),
+                column("ts", ltz.clone(), "timestamp", false),
+            ],
+            false,
+        )
+        .expect("source");
+        assert_eq!(read.len(), 2);
+        assert_eq!((read[0].index, read[0].key), (1, MetadataKey::Partition));
+        let unknown = check(
+            vec![column("x", DataType::Int32, "leader-epoch", true)],
+            false,
+        )
+        .expect_err("unknown key");
+        assert!(
+            unknown
+                .to_string()
+                .contains("has no metadata 'leader-epoch'")
+        );
+        // Written metadata: read-only keys must be VIRTUAL, written types must be Kafka's.
+        assert!(check(vec![column("o", DataType::Int64, "offset", false)], true).is_err());
+        assert!(check(vec![column("o", DataType::Int64, "offset", true)], true).is_ok());
+        assert!(check(vec![column("ts", ltz, "timestamp", false)], true).is_ok());
+        assert!(
+            check(
+                vec![column("ts", DataType::Int64, "timestamp", false)],
+                true
+            )
+            .is_err()
+        );
+        assert!(check(vec![column("h", headers_type(), "headers", false)], true).is_ok());
+        let text_headers = DataType::Map(
+            Arc::new(Field::new(
+                "entries",
+                DataType::Struct(Fields::from(vec![
+                    Field::new("key", DataType::Utf8, false),
+                    Field::new("value", DataType::Utf8, true),
+                ])),
+                false,
+            )),
+            false,
+        );
+        assert!(check(vec![column("h", text_headers, "headers", false)], true).is_err());
+    }
 }

@@ -311,6 +311,25 @@ pub fn parse_table(
 
     let startup = startup_mode(options)?;
     let bounded = bounded_mode(options)?;
+    let one_topic = matches!(&topics, Topics::Names(names) if names.len() == 1);
+    for (option, specific) in [
+        (
+            "scan.startup.specific-offsets",
+            matches!(startup, StartupMode::SpecificOffsets(_)),
+        ),
+        (
+            "scan.bounded.specific-offsets",
+            matches!(bounded, BoundedMode::SpecificOffsets(_)),
+        ),
+    ] {
+        if specific && !one_topic {
+            return Err(invalid(
+                option,
+                options.peek(option).unwrap_or_default(),
+                "specific offsets name partitions of one topic: the table must read exactly one 'topic'",
+            ));
+        }
+    }
     let discovery_interval = match options.string("scan.topic-partition-discovery.interval") {
         None => Some(DEFAULT_DISCOVERY_INTERVAL),
         Some(value) => {
@@ -588,11 +607,8 @@ mod tests {
                 ("topic", "a; b"),
                 ("format", "json"),
                 ("properties.group.id", "g"),
-                ("scan.startup.mode", "specific-offsets"),
-                (
-                    "scan.startup.specific-offsets",
-                    "partition:0,offset:42;partition:1,offset:7",
-                ),
+                ("scan.startup.mode", "timestamp"),
+                ("scan.startup.timestamp-millis", "1000"),
                 ("scan.bounded.mode", "latest-offset"),
             ],
             false,
@@ -600,11 +616,25 @@ mod tests {
         .expect("table");
         assert!(matches!(&table.topics, Topics::Names(n) if n == &["a", "b"]));
         assert_eq!(table.group_id(), Some("g"));
+        assert_eq!(table.startup, StartupMode::Timestamp(1000));
+        assert_eq!(table.bounded, BoundedMode::LatestOffset);
+        let specific = parse(
+            &[
+                ("topic", "a"),
+                ("format", "json"),
+                ("scan.startup.mode", "specific-offsets"),
+                (
+                    "scan.startup.specific-offsets",
+                    "partition:0,offset:42;partition:1,offset:7",
+                ),
+            ],
+            false,
+        )
+        .expect("specific");
         assert_eq!(
-            table.startup,
+            specific.startup,
             StartupMode::SpecificOffsets(vec![(0, 42), (1, 7)])
         );
-        assert_eq!(table.bounded, BoundedMode::LatestOffset);
         assert_eq!(table.value_columns, vec![0, 1]);
         assert_eq!(table.delivery, DeliveryGuarantee::AtLeastOnce);
 
@@ -687,6 +717,18 @@ mod tests {
             .contains("partition:0,offset:42")
         );
         assert!(error(&[("topic", "a;b"), ("format", "json")], true).contains("exactly one topic"));
+        assert!(
+            error(
+                &[
+                    ("topic", "a;b"),
+                    ("format", "json"),
+                    ("scan.startup.mode", "specific-offsets"),
+                    ("scan.startup.specific-offsets", "partition:0,offset:1")
+                ],
+                false
+            )
+            .contains("partitions of one topic")
+        );
         assert!(
             error(&[("topic", "t"), ("format", "avro")], false)
                 .contains("supports the formats 'json', 'csv', 'raw'")

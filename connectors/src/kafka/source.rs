@@ -278,9 +278,17 @@ impl PartitionReader {
             if let (Some(at), Some(interval)) = (next_discovery, discovery)
                 && Instant::now() >= at
             {
-                let added = self.discover(false)?;
-                if !added.is_empty() && !self.send(SplitEvent::PartitionsAdded(added)) {
-                    return Ok(());
+                // A failed look (a broker restarting) is tried again at the next interval.
+                match self.discover(false) {
+                    Ok(added) => {
+                        if !added.is_empty() && !self.send(SplitEvent::PartitionsAdded(added)) {
+                            return Ok(());
+                        }
+                    }
+                    Err(error) => tracing::warn!(
+                        instance = self.instance,
+                        "kafka source: partition discovery failed, trying again later: {error}"
+                    ),
                 }
                 next_discovery = Some(Instant::now() + interval);
             }
@@ -402,6 +410,7 @@ impl PartitionReader {
                 id,
                 end,
                 done,
+                fetching: !done,
                 buffer: PartitionBuffer::new(),
             });
         }
@@ -550,14 +559,22 @@ impl PartitionReader {
             // A partition ends once: its end is cleared when PartitionEnded is sent.
             if (assigned.done || reached) && assigned.end.is_some() && assigned.buffer.rows == 0 {
                 assigned.done = true;
-                ended.push((assigned.topic.clone(), assigned.partition, assigned.id));
+                ended.push((
+                    assigned.topic.clone(),
+                    assigned.partition,
+                    assigned.id,
+                    std::mem::take(&mut assigned.fetching),
+                ));
             }
         }
-        for (topic, partition, id) in ended {
-            let mut list = TopicPartitionList::new();
-            list.add_partition(&topic, partition);
-            // Unassigning a partition that is not assigned (ended at start) is harmless.
-            let _ = self.consumer.incremental_unassign(&list);
+        for (topic, partition, id, fetching) in ended {
+            if fetching {
+                let mut list = TopicPartitionList::new();
+                list.add_partition(&topic, partition);
+                self.consumer
+                    .incremental_unassign(&list)
+                    .map_err(|e| kafka_error("cannot unassign a finished partition", e))?;
+            }
             if !self.send(SplitEvent::PartitionEnded(id)) {
                 return Ok(false);
             }
