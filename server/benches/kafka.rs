@@ -9,7 +9,7 @@
 //! ```
 //!
 //! The topic `runnel-bench-orders-<events>` is filled once (records spread over the partitions
-//! in event-time order, about 120 bytes of JSON each) and reused by later runs. Each run reads it
+//! in event-time order, about 110 bytes of JSON each) and reused by later runs. Each run reads it
 //! from the earliest to the latest offset (`scan.bounded.mode` = `latest-offset`) with a
 //! 5-second watermark, through the same planning as `runnel run`. The figure is events read
 //! divided by wall time from the `INSERT` to the end of the job. Results go to
@@ -28,7 +28,7 @@ use rdkafka::types::RDKafkaErrorCode;
 #[path = "common.rs"]
 mod common;
 
-use common::{filters, print_header, print_run, run};
+use common::{events, run_all};
 
 const PARTITIONS: i32 = 3;
 const CUSTOMERS: u64 = 10_000;
@@ -199,39 +199,13 @@ fn main() {
 }
 
 fn bench() -> Result<(), String> {
-    let events: u64 = std::env::var("RUNNEL_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
+    let events = events();
     let bootstrap = bootstrap()?;
     let topic = format!("runnel-bench-orders-{events}");
     fill(&bootstrap, &topic, events)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    println!(
-        "{events} JSON events in {PARTITIONS} partitions, {CUSTOMERS} customers; {} worker threads",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
-    print_header();
-    let only = filters();
-    for query in QUERIES
+    let title = format!("{events} JSON events in {PARTITIONS} partitions, {CUSTOMERS} customers");
+    let queries = QUERIES
         .iter()
-        .filter(|q| only.is_empty() || only.iter().any(|o| q.name.contains(o.as_str())))
-    {
-        for parallelism in [1, 2] {
-            let run = runtime
-                .block_on(run(&pipeline_sql(&bootstrap, &topic, query), parallelism))
-                .map_err(|e| format!("{} at parallelism {parallelism}: {e}", query.name))?;
-            if run.rows_in != events {
-                return Err(format!(
-                    "{}: read {} events, expected {events}",
-                    query.name, run.rows_in
-                ));
-            }
-            print_run(query.name, parallelism, &run);
-        }
-    }
-    Ok(())
+        .map(|q| (q.name, pipeline_sql(&bootstrap, &topic, q)));
+    run_all(&title, queries, events)
 }

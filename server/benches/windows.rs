@@ -18,7 +18,7 @@
 #[path = "common.rs"]
 mod common;
 
-use common::{filters, print_header, print_run, run};
+use common::{events, run_all};
 
 const KEYS: u32 = 10_000;
 
@@ -67,47 +67,11 @@ fn pipeline_sql(events: u64, query: &Query) -> String {
 }
 
 fn main() {
-    let events: u64 = std::env::var("RUNNEL_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("cannot start the runtime: {error}");
-            std::process::exit(1);
-        }
-    };
-    println!(
-        "{events} events, {KEYS} keys, COUNT/SUM/MAX per key and window; {} worker threads",
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    );
-    print_header();
-    let only = filters();
-    for query in QUERIES
-        .iter()
-        .filter(|q| only.is_empty() || only.iter().any(|o| q.name.contains(o.as_str())))
-    {
-        for parallelism in [1, 2] {
-            match runtime.block_on(run(&pipeline_sql(events, query), parallelism)) {
-                Ok(run) => {
-                    if run.rows_in != events {
-                        eprintln!(
-                            "{}: read {} events, expected {events}",
-                            query.name, run.rows_in
-                        );
-                        std::process::exit(1);
-                    }
-                    print_run(query.name, parallelism, &run);
-                }
-                Err(error) => {
-                    eprintln!("{} at parallelism {parallelism}: {error}", query.name);
-                    std::process::exit(1);
-                }
-            }
-        }
+    let events = events();
+    let title = format!("{events} events, {KEYS} keys, COUNT/SUM/MAX per key and window");
+    let queries = QUERIES.iter().map(|q| (q.name, pipeline_sql(events, q)));
+    if let Err(error) = run_all(&title, queries, events) {
+        eprintln!("windows bench: {error}");
+        std::process::exit(1);
     }
 }

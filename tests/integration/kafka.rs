@@ -351,6 +351,77 @@ async fn metadata_columns_and_startup_modes() {
         .expect("latest");
     assert!(ids(simple_rows(&client, "SELECT order_id FROM latest_events").await).is_empty());
 
+    // Bounded by offsets (partition 0 before offset 2, partition 1 before offset 1) and by
+    // time (records up to base + 3.5 s).
+    client
+        .batch_execute(
+            &table(
+                "offset_bounded",
+                ", 'scan.startup.mode' = 'earliest-offset'",
+            )
+            .replace(
+                "'scan.bounded.mode' = 'latest-offset'",
+                "'scan.bounded.mode' = 'specific-offsets',
+             'scan.bounded.specific-offsets' = 'partition:0,offset:2;partition:1,offset:1'",
+            ),
+        )
+        .await
+        .expect("offset bounded");
+    assert_eq!(
+        ids(simple_rows(&client, "SELECT order_id FROM offset_bounded").await),
+        vec![0, 1, 2]
+    );
+    client
+        .batch_execute(
+            &table("time_bounded", ", 'scan.startup.mode' = 'earliest-offset'").replace(
+                "'scan.bounded.mode' = 'latest-offset'",
+                &format!(
+                    "'scan.bounded.mode' = 'timestamp', 'scan.bounded.timestamp-millis' = '{}'",
+                    base + 3_500
+                ),
+            ),
+        )
+        .await
+        .expect("time bounded");
+    assert_eq!(
+        ids(simple_rows(&client, "SELECT order_id FROM time_bounded").await),
+        vec![0, 1, 2, 3]
+    );
+
+    // Written metadata: a sink sets each record's timestamp and headers from its columns.
+    let copies = unique_topic("copies");
+    create_topic(&copies, 1).await;
+    client
+        .batch_execute(&format!(
+            "CREATE TABLE copies (order_id STRING,
+               ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp',
+               hs MAP<STRING, BYTES> METADATA FROM 'headers')
+             WITH ('connector' = 'kafka', 'topic' = '{copies}',
+                   'properties.bootstrap.servers' = '{}', 'format' = 'json');
+             INSERT INTO copies SELECT order_id, kafka_ts, headers FROM all_events",
+            bootstrap()
+        ))
+        .await
+        .expect("copy job");
+    let copied = consume(&copies, 10, Duration::from_secs(30)).await;
+    assert_eq!(copied.len(), 10);
+    for record in &copied {
+        let value = record.json();
+        assert_eq!(
+            value.as_object().map(|o| o.len()),
+            Some(1),
+            "only order_id: {value}"
+        );
+        let id: i64 = value["order_id"].as_str().unwrap_or_default()[1..]
+            .parse()
+            .unwrap_or(-1);
+        assert_eq!(record.timestamp, Some(base + id * 1000), "{value}");
+        assert_eq!(
+            record.headers,
+            vec![("source".to_string(), format!("h{id}").into_bytes())]
+        );
+    }
+
     // group-offsets: partition 0 committed at offset 3 (ids 6, 8), partition 1 at 4 (none left).
     commit_offsets(&topic, "runnel-meta-group", &[(0, 3), (1, 4)]).await;
     client

@@ -15,7 +15,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewPartitions, NewTopic, TopicRe
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Message, OwnedHeaders};
+use rdkafka::message::{Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
@@ -186,6 +186,8 @@ pub struct Consumed {
     pub offset: i64,
     pub key: Option<Vec<u8>>,
     pub value: Option<Vec<u8>>,
+    pub timestamp: Option<i64>,
+    pub headers: Vec<(String, Vec<u8>)>,
 }
 
 impl Consumed {
@@ -236,6 +238,16 @@ pub async fn consume(topic: &str, count: usize, timeout: Duration) -> Vec<Consum
                     offset: message.offset(),
                     key: message.key().map(<[u8]>::to_vec),
                     value: message.payload().map(<[u8]>::to_vec),
+                    timestamp: message.timestamp().to_millis(),
+                    headers: message
+                        .headers()
+                        .map(|headers| {
+                            headers
+                                .iter()
+                                .map(|h| (h.key.to_string(), h.value.unwrap_or_default().to_vec()))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 }),
                 Some(Err(KafkaError::PartitionEOF(_))) | None => {}
                 Some(Err(e)) => panic!("consume {topic}: {e}"),

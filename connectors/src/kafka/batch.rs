@@ -302,7 +302,7 @@ impl Batcher {
             .timestamp_type
             .then(|| buffer.timestamp_types.finish());
         let headers = self.needs.headers.then(|| buffer.headers.finish());
-        let offset_values = offsets.values().to_vec();
+        let offset_values = offsets.values().clone();
 
         // Values, then keys: each decoded in one call; bad records are skipped or fail.
         let mut all_bad: Vec<usize> = Vec::new();

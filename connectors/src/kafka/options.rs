@@ -81,7 +81,7 @@ pub enum BoundedMode {
 /// `sink.delivery-guarantee`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeliveryGuarantee {
-    /// `none`: records are sent and not waited for; a failed delivery is logged and counted.
+    /// `none`: records are sent and not waited for; failed deliveries are logged.
     None,
     /// `at-least-once` (default): every record is acknowledged by the broker (`acks=all`)
     /// before the job finishes, and a failed delivery fails the job.
@@ -457,109 +457,91 @@ fn parse_offsets(value: &str) -> Result<Vec<(i32, i64)>, String> {
     Ok(offsets)
 }
 
-fn startup_mode(options: &mut Options<'_>) -> Result<StartupMode, ConnectorError> {
-    let mode = options.one_of(
-        "scan.startup.mode",
-        &[
-            "earliest-offset",
-            "latest-offset",
-            "group-offsets",
-            "timestamp",
-            "specific-offsets",
-        ],
-    )?;
-    let timestamp = options.i64("scan.startup.timestamp-millis")?;
-    let offsets = options.string("scan.startup.specific-offsets");
-    let mode = match mode {
-        // Flink's default.
-        None | Some("group-offsets") => StartupMode::GroupOffsets,
-        Some("earliest-offset") => StartupMode::Earliest,
-        Some("latest-offset") => StartupMode::Latest,
-        Some("timestamp") => {
-            StartupMode::Timestamp(timestamp.ok_or_else(|| ConnectorError::MissingOption {
-                connector: "kafka".to_string(),
-                option: "scan.startup.timestamp-millis".to_string(),
-            })?)
-        }
-        _ => {
-            let value = offsets.ok_or_else(|| ConnectorError::MissingOption {
-                connector: "kafka".to_string(),
-                option: "scan.startup.specific-offsets".to_string(),
-            })?;
-            StartupMode::SpecificOffsets(
-                parse_offsets(value)
-                    .map_err(|reason| invalid("scan.startup.specific-offsets", value, reason))?,
-            )
-        }
+/// A `scan.startup` or `scan.bounded` mode with its companion options: `<prefix>.mode` (one of
+/// `modes`), `<prefix>.timestamp-millis` (required by and only allowed with `timestamp`) and
+/// `<prefix>.specific-offsets` (likewise with `specific-offsets`).
+enum Bound<'a> {
+    /// A mode without companion (or none given).
+    Named(Option<&'a str>),
+    /// `timestamp` with its epoch milliseconds.
+    Timestamp(i64),
+    /// `specific-offsets` with its (partition, offset) pairs.
+    Offsets(Vec<(i32, i64)>),
+}
+
+fn bound<'a>(
+    options: &mut Options<'a>,
+    prefix: &str,
+    modes: &[&str],
+) -> Result<Bound<'a>, ConnectorError> {
+    let mode_key = format!("{prefix}.mode");
+    let timestamp_key = format!("{prefix}.timestamp-millis");
+    let offsets_key = format!("{prefix}.specific-offsets");
+    let mode = options.one_of(&mode_key, modes)?;
+    let timestamp = options.i64(&timestamp_key)?;
+    let offsets = options.string(&offsets_key);
+    let missing = |option: &str| ConnectorError::MissingOption {
+        connector: "kafka".to_string(),
+        option: option.to_string(),
     };
-    if timestamp.is_some() && !matches!(mode, StartupMode::Timestamp(_)) {
+    let only_with = |mode: &str| format!("only used with '{mode_key}' = '{mode}'");
+    if let Some(millis) = timestamp
+        && mode != Some("timestamp")
+    {
         return Err(invalid(
-            "scan.startup.timestamp-millis",
-            &timestamp.unwrap_or_default().to_string(),
-            "only used with 'scan.startup.mode' = 'timestamp'",
+            &timestamp_key,
+            &millis.to_string(),
+            only_with("timestamp"),
         ));
     }
     if let Some(value) = offsets
-        && !matches!(mode, StartupMode::SpecificOffsets(_))
+        && mode != Some("specific-offsets")
     {
-        return Err(invalid(
-            "scan.startup.specific-offsets",
-            value,
-            "only used with 'scan.startup.mode' = 'specific-offsets'",
-        ));
+        return Err(invalid(&offsets_key, value, only_with("specific-offsets")));
     }
-    Ok(mode)
+    Ok(match mode {
+        Some("timestamp") => Bound::Timestamp(timestamp.ok_or_else(|| missing(&timestamp_key))?),
+        Some("specific-offsets") => {
+            let value = offsets.ok_or_else(|| missing(&offsets_key))?;
+            Bound::Offsets(
+                parse_offsets(value).map_err(|reason| invalid(&offsets_key, value, reason))?,
+            )
+        }
+        other => Bound::Named(other),
+    })
+}
+
+fn startup_mode(options: &mut Options<'_>) -> Result<StartupMode, ConnectorError> {
+    let modes = [
+        "earliest-offset",
+        "latest-offset",
+        "group-offsets",
+        "timestamp",
+        "specific-offsets",
+    ];
+    Ok(match bound(options, "scan.startup", &modes)? {
+        Bound::Timestamp(millis) => StartupMode::Timestamp(millis),
+        Bound::Offsets(offsets) => StartupMode::SpecificOffsets(offsets),
+        Bound::Named(Some("earliest-offset")) => StartupMode::Earliest,
+        Bound::Named(Some("latest-offset")) => StartupMode::Latest,
+        // Flink's default.
+        Bound::Named(_) => StartupMode::GroupOffsets,
+    })
 }
 
 fn bounded_mode(options: &mut Options<'_>) -> Result<BoundedMode, ConnectorError> {
-    let mode = options.one_of(
-        "scan.bounded.mode",
-        &[
-            "unbounded",
-            "latest-offset",
-            "timestamp",
-            "specific-offsets",
-        ],
-    )?;
-    let timestamp = options.i64("scan.bounded.timestamp-millis")?;
-    let offsets = options.string("scan.bounded.specific-offsets");
-    let mode = match mode {
-        None | Some("unbounded") => BoundedMode::Unbounded,
-        Some("latest-offset") => BoundedMode::LatestOffset,
-        Some("timestamp") => {
-            BoundedMode::Timestamp(timestamp.ok_or_else(|| ConnectorError::MissingOption {
-                connector: "kafka".to_string(),
-                option: "scan.bounded.timestamp-millis".to_string(),
-            })?)
-        }
-        _ => {
-            let value = offsets.ok_or_else(|| ConnectorError::MissingOption {
-                connector: "kafka".to_string(),
-                option: "scan.bounded.specific-offsets".to_string(),
-            })?;
-            BoundedMode::SpecificOffsets(
-                parse_offsets(value)
-                    .map_err(|reason| invalid("scan.bounded.specific-offsets", value, reason))?,
-            )
-        }
-    };
-    if timestamp.is_some() && !matches!(mode, BoundedMode::Timestamp(_)) {
-        return Err(invalid(
-            "scan.bounded.timestamp-millis",
-            &timestamp.unwrap_or_default().to_string(),
-            "only used with 'scan.bounded.mode' = 'timestamp'",
-        ));
-    }
-    if let Some(value) = offsets
-        && !matches!(mode, BoundedMode::SpecificOffsets(_))
-    {
-        return Err(invalid(
-            "scan.bounded.specific-offsets",
-            value,
-            "only used with 'scan.bounded.mode' = 'specific-offsets'",
-        ));
-    }
-    Ok(mode)
+    let modes = [
+        "unbounded",
+        "latest-offset",
+        "timestamp",
+        "specific-offsets",
+    ];
+    Ok(match bound(options, "scan.bounded", &modes)? {
+        Bound::Timestamp(millis) => BoundedMode::Timestamp(millis),
+        Bound::Offsets(offsets) => BoundedMode::SpecificOffsets(offsets),
+        Bound::Named(Some("latest-offset")) => BoundedMode::LatestOffset,
+        Bound::Named(_) => BoundedMode::Unbounded,
+    })
 }
 
 #[cfg(test)]
@@ -659,6 +641,28 @@ mod tests {
 
     #[test]
     fn refusals_name_the_option() {
+        assert!(
+            error(
+                &[
+                    ("topic", "t"),
+                    ("format", "json"),
+                    ("scan.startup.timestamp-millis", "5")
+                ],
+                false
+            )
+            .contains("only used with 'scan.startup.mode' = 'timestamp'")
+        );
+        assert_eq!(
+            error(
+                &[
+                    ("topic", "t"),
+                    ("format", "json"),
+                    ("scan.bounded.mode", "timestamp")
+                ],
+                false
+            ),
+            "connector 'kafka' requires option 'scan.bounded.timestamp-millis'"
+        );
         assert!(
             error(
                 &[

@@ -4,7 +4,8 @@
 //! as slices of it. `sink.delivery-guarantee`:
 //! - `at-least-once` (default): every record must be acknowledged (`acks=all`); a failed
 //!   delivery fails the job, and the job finishes only once every record is acknowledged.
-//! - `none`: records are sent and not waited for; failed deliveries are logged and counted.
+//! - `none`: records are sent and not waited for; failed deliveries are logged (the first when
+//!   it fails, their number at the end of the job).
 //!
 //! A full producer queue makes `write` wait (backpressure) instead of dropping records.
 
@@ -353,6 +354,13 @@ impl SinkWriter for KafkaSink {
                 ),
                 error,
             ));
+        }
+        let failed = self.deliveries.failed.load(Ordering::Relaxed);
+        if self.delivery == DeliveryGuarantee::None && failed > 0 {
+            tracing::warn!(
+                "kafka sink: {failed} record(s) to topic '{}' were not delivered ('sink.delivery-guarantee' = 'none')",
+                self.topic
+            );
         }
         self.check_deliveries()
     }

@@ -216,64 +216,21 @@ impl PartitionReader {
         if !self.send(SplitEvent::PartitionsAdded(first)) {
             return Ok(());
         }
-        if !self.end_finished_partitions()? {
-            return Ok(());
-        }
         let discovery = (!self.bounded)
             .then_some(self.table.discovery_interval)
             .flatten();
         let mut next_discovery = discovery.map(|d| Instant::now() + d);
         loop {
-            if self.bounded && self.assigned.iter().all(|a| a.done) {
-                if self.flush()? && self.end_finished_partitions()? {
+            // Once per batch, not per record: end what a bounded read finished, look for new
+            // partitions.
+            if self.bounded {
+                if !self.end_finished_partitions()? {
+                    return Ok(());
+                }
+                if self.assigned.iter().all(|a| a.done) {
                     self.send(SplitEvent::End);
+                    return Ok(());
                 }
-                return Ok(());
-            }
-            if self.sender.is_closed() {
-                return Ok(());
-            }
-            let wait = if self.buffered > 0 {
-                Duration::ZERO
-            } else {
-                POLL_WAIT
-            };
-            match self.consumer.poll(wait) {
-                Some(Ok(message)) => {
-                    let partition = message.partition();
-                    if let Some(assigned) = self
-                        .assigned
-                        .iter_mut()
-                        .find(|a| a.partition == partition && a.topic == message.topic())
-                    {
-                        self.batcher.buffer(assigned, &message)?;
-                    }
-                    self.buffered += 1;
-                    if self.buffered >= KAFKA_BATCH_SIZE && !self.flush()? {
-                        return Ok(());
-                    }
-                }
-                Some(Err(KafkaError::PartitionEOF(_))) => {
-                    if !self.flush()? || !self.end_finished_partitions()? {
-                        return Ok(());
-                    }
-                }
-                Some(Err(error)) => self.consumer_error(error)?,
-                None => {
-                    if !self.flush()? {
-                        return Ok(());
-                    }
-                }
-            }
-            // A bounded partition that reached its end before the others ends on its own.
-            if self.bounded
-                && self
-                    .assigned
-                    .iter()
-                    .any(|a| a.done && a.end.is_some() && a.buffer.rows == 0)
-                && !self.end_finished_partitions()?
-            {
-                return Ok(());
             }
             if let (Some(at), Some(interval)) = (next_discovery, discovery)
                 && Instant::now() >= at
@@ -291,6 +248,38 @@ impl PartitionReader {
                     ),
                 }
                 next_discovery = Some(Instant::now() + interval);
+            }
+            // Poll until a batch is full, the fetched records run out, or a partition's end.
+            loop {
+                if self.sender.is_closed() {
+                    return Ok(());
+                }
+                let wait = if self.buffered > 0 {
+                    Duration::ZERO
+                } else {
+                    POLL_WAIT
+                };
+                match self.consumer.poll(wait) {
+                    Some(Ok(message)) => {
+                        let partition = message.partition();
+                        if let Some(assigned) = self
+                            .assigned
+                            .iter_mut()
+                            .find(|a| a.partition == partition && a.topic == message.topic())
+                        {
+                            self.batcher.buffer(assigned, &message)?;
+                        }
+                        self.buffered += 1;
+                        if self.buffered >= KAFKA_BATCH_SIZE {
+                            break;
+                        }
+                    }
+                    Some(Err(KafkaError::PartitionEOF(_))) | None => break,
+                    Some(Err(error)) => self.consumer_error(error)?,
+                }
+            }
+            if !self.flush()? {
+                return Ok(());
             }
         }
     }

@@ -227,11 +227,16 @@ impl PartitionClocks {
         });
     }
 
-    fn add(&mut self, partitions: &[u32]) {
+    /// The reader speaks of its partitions: the default partition 0 is gone.
+    fn leave_implicit(&mut self) {
         if self.implicit {
             self.implicit = false;
             self.open.clear();
         }
+    }
+
+    fn add(&mut self, partitions: &[u32]) {
+        self.leave_implicit();
         for &partition in partitions {
             if !self.open.iter().any(|c| c.partition == partition) {
                 self.push(partition);
@@ -240,10 +245,7 @@ impl PartitionClocks {
     }
 
     fn end(&mut self, partition: u32) {
-        if self.implicit {
-            self.implicit = false;
-            self.open.clear();
-        }
+        self.leave_implicit();
         self.open.retain(|c| c.partition != partition);
     }
 
