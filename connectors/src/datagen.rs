@@ -495,7 +495,17 @@ impl DatagenOptions {
     }
 
     /// `parallelism` splits (at least one) dividing the rows, sequences and rate between them.
-    pub fn splits(&self, schema: &SchemaRef, parallelism: usize) -> Vec<Box<dyn SplitReader>> {
+    ///
+    /// With `resume` (a checkpoint's positions), each split starts at the row it had reached.
+    /// Random values are drawn from a generator seeded per batch by the split's seed and the
+    /// batch's first row, so a resumed split with a `seed` produces the same rows as an
+    /// uninterrupted one.
+    pub fn splits(
+        &self,
+        schema: &SchemaRef,
+        parallelism: usize,
+        resume: Option<&std::collections::BTreeMap<String, i64>>,
+    ) -> Vec<Box<dyn SplitReader>> {
         let count = parallelism.max(1);
         let total = self.total_rows();
         let base_seed = self.seed.unwrap_or_else(|| rand::rng().random());
@@ -511,11 +521,18 @@ impl DatagenOptions {
                     }
                     None => (0, None),
                 };
+                let key = format!("datagen:{index}");
+                let next_row = resume
+                    .and_then(|positions| positions.get(&key))
+                    .map_or(first_row, |row| (*row).max(0) as u64);
+                let seed = split_seed(base_seed, index as u64);
                 Box::new(DatagenSplitReader {
                     schema: Arc::clone(schema),
                     fields: Arc::clone(&fields),
-                    rng: StdRng::seed_from_u64(split_seed(base_seed, index as u64)),
-                    next_row: first_row,
+                    rng: StdRng::seed_from_u64(seed),
+                    seed,
+                    key,
+                    next_row,
                     end_row,
                     rate,
                     clock: None,
@@ -539,6 +556,10 @@ pub struct DatagenSplitReader {
     schema: SchemaRef,
     fields: Arc<Vec<FieldGenerator>>,
     rng: StdRng,
+    /// The split's seed; each batch reseeds `rng` from it and the batch's first row.
+    seed: u64,
+    /// The split's position key (`datagen:<split>`).
+    key: String,
     /// The table-wide index of the next row (sequences are `start + row`).
     next_row: u64,
     /// The end of this split's rows, when bounded.
@@ -579,12 +600,17 @@ impl SplitReader for DatagenSplitReader {
             .min(per_tenth)
             .min(remaining as f64) as usize;
         self.pace().await;
+        self.rng = StdRng::seed_from_u64(split_seed(self.seed, self.next_row));
         let batch = self.generate(size)?;
         self.next_row += size as u64;
         if let Some((_, emitted)) = self.clock.as_mut() {
             *emitted += size as u64;
         }
         Ok(Some(batch))
+    }
+
+    fn position(&self) -> Vec<(String, i64)> {
+        vec![(self.key.clone(), self.next_row as i64)]
     }
 }
 
@@ -881,7 +907,7 @@ mod tests {
         )
         .expect("valid");
         for parallelism in [1, 3, 7] {
-            let splits = options.splits(&schema, parallelism);
+            let splits = options.splits(&schema, parallelism, None);
             assert_eq!(splits.len(), parallelism);
             let all = collect(splits).await;
             let total: usize = all.iter().map(|b| rows(b)).sum();
@@ -925,7 +951,7 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(options.total_rows(), Some(10_000), "the shortest sequence");
-        let all = collect(options.splits(&schema, 4)).await;
+        let all = collect(options.splits(&schema, 4, None)).await;
         let mut ids = HashSet::new();
         for batch in all.iter().flatten() {
             let id = batch.column(0).as_primitive::<Int64Type>();
@@ -973,7 +999,7 @@ mod tests {
         )
         .expect("valid");
         let before = (now_nanos() / 1_000_000) as i64;
-        let all = collect(options.splits(&schema, 2)).await;
+        let all = collect(options.splits(&schema, 2, None)).await;
         let after = (now_nanos() / 1_000_000) as i64;
         let mut nulls = 0;
         let mut trues = 0;
@@ -1011,11 +1037,26 @@ mod tests {
             Field::new("s", DataType::Utf8, true),
         ]);
         let pairs = [FAST, ("number-of-rows", "100"), ("seed", "7")];
-        let first = collect(parse(&pairs, &schema).expect("valid").splits(&schema, 2)).await;
-        let second = collect(parse(&pairs, &schema).expect("valid").splits(&schema, 2)).await;
+        let first = collect(
+            parse(&pairs, &schema)
+                .expect("valid")
+                .splits(&schema, 2, None),
+        )
+        .await;
+        let second = collect(
+            parse(&pairs, &schema)
+                .expect("valid")
+                .splits(&schema, 2, None),
+        )
+        .await;
         assert_eq!(first, second);
         let unseeded = [FAST, ("number-of-rows", "100")];
-        let third = collect(parse(&unseeded, &schema).expect("valid").splits(&schema, 2)).await;
+        let third = collect(
+            parse(&unseeded, &schema)
+                .expect("valid")
+                .splits(&schema, 2, None),
+        )
+        .await;
         assert_ne!(first, third);
     }
 
@@ -1028,7 +1069,7 @@ mod tests {
             &schema,
         )
         .expect("valid");
-        let mut splits = options.splits(&schema, 2);
+        let mut splits = options.splits(&schema, 2, None);
         let started = std::time::Instant::now();
         let mut batches = Vec::new();
         while let Some(batch) = splits[0].next_batch().await.expect("batch") {
@@ -1045,7 +1086,7 @@ mod tests {
         let schema = schema(vec![Field::new("a", DataType::Int64, true)]);
         let options = parse(&[FAST], &schema).expect("valid");
         assert_eq!(options.total_rows(), None);
-        let mut splits = options.splits(&schema, 1);
+        let mut splits = options.splits(&schema, 1, None);
         for _ in 0..3 {
             assert!(splits[0].next_batch().await.expect("batch").is_some());
         }

@@ -148,7 +148,20 @@ pub struct FileSplitReader {
     options: ReadOptions,
     schema: SchemaRef,
     skipped: Arc<AtomicU64>,
-    batches: Option<mpsc::Receiver<Result<RecordBatch, StreamError>>>,
+    /// Where reading starts (or resumed): byte offset and lines before it.
+    start: FilePosition,
+    /// Where the rows returned so far end.
+    position: FilePosition,
+    batches: Option<mpsc::Receiver<Result<(RecordBatch, FilePosition), StreamError>>>,
+}
+
+/// A place in a file: the byte offset of a line start, and how many lines come before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FilePosition {
+    /// Byte offset.
+    pub offset: u64,
+    /// Lines before the offset (for line numbers in error messages).
+    pub line: u64,
 }
 
 impl FileSplitReader {
@@ -171,8 +184,28 @@ impl FileSplitReader {
             options,
             schema,
             skipped: Arc::default(),
+            start: FilePosition::default(),
+            position: FilePosition::default(),
             batches: None,
         }
+    }
+
+    /// Resumes where a checkpointed position of this file (in `positions`, see
+    /// [`SplitReader::position`]) says; from the start when it has none.
+    pub fn resuming(mut self, positions: Option<&std::collections::BTreeMap<String, i64>>) -> Self {
+        if let Some(positions) = positions {
+            let (offset_key, line_key) = self.position_keys();
+            let offset = positions.get(&offset_key).copied().unwrap_or(0).max(0) as u64;
+            let line = positions.get(&line_key).copied().unwrap_or(0).max(0) as u64;
+            self.start = FilePosition { offset, line };
+            self.position = self.start;
+        }
+        self
+    }
+
+    fn position_keys(&self) -> (String, String) {
+        let path = self.path.display();
+        (format!("file:{path}"), format!("line:{path}"))
     }
 
     /// Counts the lines skipped as malformed (`ignore-parse-errors`) into `skipped`.
@@ -181,8 +214,9 @@ impl FileSplitReader {
         self
     }
 
-    fn start(&self) -> mpsc::Receiver<Result<RecordBatch, StreamError>> {
+    fn start(&self) -> mpsc::Receiver<Result<(RecordBatch, FilePosition), StreamError>> {
         let (sender, receiver) = mpsc::channel(2);
+        let start = self.start;
         let path = self.path.clone();
         let format = self.format.clone();
         let options = self.options.clone();
@@ -190,7 +224,7 @@ impl FileSplitReader {
         let skipped = self.skipped.clone();
         tokio::task::spawn_blocking(move || {
             let result = FileDecoder::new(&path, format, options, schema, skipped)
-                .and_then(|decoder| decoder.run(&sender));
+                .and_then(|decoder| decoder.run(start, &sender));
             if let Err(error) = result {
                 let _ = sender.blocking_send(Err(error));
             }
@@ -209,10 +243,22 @@ impl SplitReader for FileSplitReader {
         if self.batches.is_none() {
             self.batches = Some(self.start());
         }
-        match self.batches.as_mut() {
-            Some(batches) => batches.recv().await.transpose(),
-            None => Ok(None),
-        }
+        let next = match self.batches.as_mut() {
+            Some(batches) => batches.recv().await.transpose()?,
+            None => None,
+        };
+        Ok(next.map(|(batch, position)| {
+            self.position = position;
+            batch
+        }))
+    }
+
+    fn position(&self) -> Vec<(String, i64)> {
+        let (offset_key, line_key) = self.position_keys();
+        vec![
+            (offset_key, self.position.offset as i64),
+            (line_key, self.position.line as i64),
+        ]
     }
 }
 
@@ -253,14 +299,20 @@ impl FileDecoder {
 
     fn run(
         mut self,
-        sender: &mpsc::Sender<Result<RecordBatch, StreamError>>,
+        start: FilePosition,
+        sender: &mpsc::Sender<Result<(RecordBatch, FilePosition), StreamError>>,
     ) -> Result<(), StreamError> {
         let io_error =
             |e: std::io::Error| StreamError::Source(format!("file {}: {e}", self.path.display()));
-        let file = File::open(&self.path).map_err(io_error)?;
+        let mut file = File::open(&self.path).map_err(io_error)?;
+        if start.offset > 0 {
+            use std::io::{Seek, SeekFrom};
+            file.seek(SeekFrom::Start(start.offset)).map_err(io_error)?;
+        }
         let mut reader = BufReader::with_capacity(1 << 16, file);
         let is_json = self.format == RecordFormat::Json;
-        let mut line_number = 0u64;
+        let mut line_number = start.line;
+        let mut offset = start.offset;
         let mut skipped = 0u64;
         let mut first_skipped: Option<(u64, String)> = None;
         let mut chunk = Chunk::default();
@@ -280,6 +332,7 @@ impl FileDecoder {
                     eof = true;
                     break;
                 }
+                offset += read as u64;
                 line_number += 1;
                 let line = &chunk.bytes_mut()[start..];
                 let skip = if is_json {
@@ -309,9 +362,13 @@ impl FileDecoder {
                 }
                 skipped += bad.len() as u64;
                 self.skipped.fetch_add(bad.len() as u64, Ordering::Relaxed);
+                let position = FilePosition {
+                    offset,
+                    line: line_number,
+                };
                 if let Some(batch) = batch
                     && batch.num_rows() > 0
-                    && sender.blocking_send(Ok(batch)).is_err()
+                    && sender.blocking_send(Ok((batch, position))).is_err()
                 {
                     return Ok(());
                 }

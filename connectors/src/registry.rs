@@ -249,12 +249,13 @@ pub fn open_source(
     options: &[(String, String)],
     schema: &SchemaRef,
     parallelism: usize,
+    resume: Option<&std::collections::BTreeMap<String, i64>>,
 ) -> Result<SourceSplits, ConnectorError> {
     let (config, idle_timeout) = parse_source(options, schema)?;
     let skipped = Arc::new(AtomicU64::new(0));
     Ok(match config {
         SourceConfig::Kafka(table) => SourceSplits {
-            splits: kafka::kafka_splits(&table, schema, parallelism, &skipped),
+            splits: kafka::kafka_splits(&table, schema, parallelism, &skipped, resume),
             bounded: table.bounded != kafka::options::BoundedMode::Unbounded,
             idle_timeout,
             skipped,
@@ -271,7 +272,8 @@ pub fn open_source(
                             file.read.clone(),
                             schema.clone(),
                         )
-                        .counting_skipped(skipped.clone()),
+                        .counting_skipped(skipped.clone())
+                        .resuming(resume),
                     ) as Box<dyn SplitReader>
                 })
                 .collect(),
@@ -280,7 +282,7 @@ pub fn open_source(
             skipped,
         },
         SourceConfig::Datagen(datagen) => SourceSplits {
-            splits: datagen.splits(schema, parallelism),
+            splits: datagen.splits(schema, parallelism, resume),
             bounded: datagen.total_rows().is_some(),
             idle_timeout,
             skipped,
@@ -446,7 +448,7 @@ mod tests {
             ("rows-per-second", "1000000"),
             ("scan.watermark.idle-timeout", "2 s"),
         ]);
-        let source = open_source(&options, &schema(), 3).expect("open");
+        let source = open_source(&options, &schema(), 3, None).expect("open");
         assert_eq!(source.splits.len(), 3);
         assert!(source.bounded);
         assert_eq!(source.idle_timeout, Some(Duration::from_secs(2)));
@@ -458,7 +460,7 @@ mod tests {
         }
         assert_eq!(rows, 10);
         let unbounded =
-            open_source(&entries(&[("connector", "datagen")]), &schema(), 2).expect("open");
+            open_source(&entries(&[("connector", "datagen")]), &schema(), 2, None).expect("open");
         assert!(!unbounded.bounded);
     }
 
@@ -484,7 +486,7 @@ mod tests {
         .expect("batch");
         sink.write(batch.clone()).await.expect("write");
         sink.finish().await.expect("finish");
-        let source = open_source(&options, &schema(), 4).expect("source");
+        let source = open_source(&options, &schema(), 4, None).expect("source");
         assert_eq!(source.splits.len(), 1, "one split per file");
         let mut read = Vec::new();
         for mut split in source.splits {
@@ -498,7 +500,7 @@ mod tests {
             ("path", "/nonexistent/runnel/in"),
             ("format", "json"),
         ]);
-        let error = open_source(&missing, &schema(), 1).expect_err("missing");
+        let error = open_source(&missing, &schema(), 1, None).expect_err("missing");
         assert!(
             error.to_string().contains("/nonexistent/runnel/in"),
             "{error}"

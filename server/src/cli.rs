@@ -68,7 +68,10 @@ pub struct ServeArgs {
     /// Directory holding the catalog and table data [default: ./runnel-data].
     #[arg(long, env = "RUNNEL_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// A TOML configuration file (keys: host, port, data_dir, log).
+    /// Time between two checkpoints of a job, e.g. `1s` or `500 ms` [default: 1s].
+    #[arg(long, env = "RUNNEL_CHECKPOINT_INTERVAL")]
+    pub checkpoint_interval: Option<String>,
+    /// A TOML configuration file (keys: host, port, data_dir, log, checkpoint_interval).
     #[arg(long, env = "RUNNEL_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log filter in `tracing` syntax, e.g. `info` or `runnel_server=debug` [default: info].
@@ -91,6 +94,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         port: args.port,
         data_dir: args.data_dir,
         log: args.log,
+        checkpoint_interval: args.checkpoint_interval,
     };
     let config = match ServerConfig::load(args.config.as_deref(), overrides) {
         Ok(config) => config,

@@ -1,6 +1,7 @@
 //! Server configuration: defaults, an optional TOML file, environment variables and flags.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -15,6 +16,9 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// `tracing` log filter.
     pub log: String,
+    /// Time between two checkpoints of a job (`checkpoint.interval`; a job may set its own with
+    /// `SET 'execution.checkpointing.interval'`).
+    pub checkpoint_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -24,6 +28,7 @@ impl Default for ServerConfig {
             port: 4566,
             data_dir: PathBuf::from("runnel-data"),
             log: "info".to_string(),
+            checkpoint_interval: Duration::from_secs(1),
         }
     }
 }
@@ -40,6 +45,8 @@ pub struct ConfigOverrides {
     pub data_dir: Option<PathBuf>,
     /// Log filter.
     pub log: Option<String>,
+    /// Checkpoint interval, as Flink writes durations (`1s`, `500 ms`, `1 min`).
+    pub checkpoint_interval: Option<String>,
 }
 
 /// Why a configuration could not be loaded.
@@ -58,6 +65,14 @@ pub enum ConfigError {
     Parse {
         /// The file.
         path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value has the wrong form.
+    #[error("invalid {key}: {message}")]
+    Value {
+        /// The setting.
+        key: &'static str,
         /// What is wrong.
         message: String,
     },
@@ -89,8 +104,28 @@ impl ServerConfig {
                 .or(from_file.data_dir)
                 .unwrap_or(defaults.data_dir),
             log: overrides.log.or(from_file.log).unwrap_or(defaults.log),
+            checkpoint_interval: match overrides
+                .checkpoint_interval
+                .or(from_file.checkpoint_interval)
+            {
+                Some(text) => parse_interval(&text)?,
+                None => defaults.checkpoint_interval,
+            },
         })
     }
+}
+
+/// A checkpoint interval: a Flink duration of at least 10 ms.
+fn parse_interval(text: &str) -> Result<Duration, ConfigError> {
+    let value = |message: String| ConfigError::Value {
+        key: "checkpoint interval",
+        message,
+    };
+    let interval = runnel_connectors::options::parse_duration(text).map_err(value)?;
+    if interval < Duration::from_millis(10) {
+        return Err(value(format!("'{text}' is below the minimum of 10 ms")));
+    }
+    Ok(interval)
 }
 
 #[cfg(test)]
@@ -113,6 +148,34 @@ mod tests {
         assert_eq!(config.port, 7001);
         assert_eq!(config.data_dir, PathBuf::from("/srv/runnel"));
         assert_eq!(config.host, "127.0.0.1");
+        assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn checkpoint_interval_from_file_or_flag() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("runnel.toml");
+        std::fs::write(&path, "checkpoint_interval = \"5 s\"\n").expect("write");
+        let config = ServerConfig::load(Some(&path), ConfigOverrides::default()).expect("loads");
+        assert_eq!(config.checkpoint_interval, Duration::from_secs(5));
+        let config = ServerConfig::load(
+            Some(&path),
+            ConfigOverrides {
+                checkpoint_interval: Some("200ms".into()),
+                ..Default::default()
+            },
+        )
+        .expect("loads");
+        assert_eq!(config.checkpoint_interval, Duration::from_millis(200));
+        let error = ServerConfig::load(
+            None,
+            ConfigOverrides {
+                checkpoint_interval: Some("1ms".into()),
+                ..Default::default()
+            },
+        )
+        .expect_err("too short");
+        assert!(error.to_string().contains("10 ms"), "{error}");
     }
 
     #[test]

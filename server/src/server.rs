@@ -56,8 +56,9 @@ impl Server {
             source,
         })?;
         let store = Arc::new(store);
-        let catalog = Catalog::open(store).map_err(ServerError::Catalog)?;
-        let jobs = Arc::new(JobManager::default());
+        let catalog = Catalog::open(store.clone()).map_err(ServerError::Catalog)?;
+        let jobs =
+            Arc::new(JobManager::default().with_checkpoints(store, config.checkpoint_interval));
         let template = build_session_state(catalog.clone(), jobs.clone())
             .await
             .map_err(ServerError::Catalog)?;

@@ -33,6 +33,9 @@ pub(super) struct Assigned {
     pub(super) done: bool,
     /// Whether the consumer fetches it (a partition empty from the start never is).
     pub(super) fetching: bool,
+    /// The offset after the last record turned into a batch (or skipped): where a resumed
+    /// job starts this partition.
+    pub(super) next: i64,
     pub(super) buffer: PartitionBuffer,
 }
 
@@ -303,6 +306,9 @@ impl Batcher {
             .then(|| buffer.timestamp_types.finish());
         let headers = self.needs.headers.then(|| buffer.headers.finish());
         let offset_values = offsets.values().clone();
+        if let Some(last) = offset_values.last() {
+            assigned.next = last + 1;
+        }
 
         // Values, then keys: each decoded in one call; bad records are skipped or fail.
         let mut all_bad: Vec<usize> = Vec::new();

@@ -12,7 +12,7 @@
 //! - Batches go to the job over a bounded channel: when the job is slow, the thread blocks and
 //!   stops polling (backpressure reaches the broker fetches).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
@@ -45,8 +45,20 @@ pub fn kafka_splits(
     schema: &SchemaRef,
     instances: usize,
     skipped: &Arc<AtomicU64>,
+    resume: Option<&BTreeMap<String, i64>>,
 ) -> Vec<Box<dyn SplitReader>> {
     let instances = instances.max(1);
+    // A checkpoint's next offset per partition (keys `kafka:<topic>/<partition>`).
+    let resume: Option<Arc<BTreeMap<String, i64>>> = resume
+        .map(|positions| {
+            positions
+                .iter()
+                .filter(|(key, _)| key.starts_with(POSITION_PREFIX))
+                .map(|(key, offset)| (key.clone(), *offset))
+                .collect::<BTreeMap<_, _>>()
+        })
+        .filter(|positions| !positions.is_empty())
+        .map(Arc::new);
     (0..instances)
         .map(|instance| {
             Box::new(KafkaSplitReader {
@@ -55,6 +67,8 @@ pub fn kafka_splits(
                 instance,
                 instances,
                 skipped: skipped.clone(),
+                resume: resume.clone(),
+                positions: BTreeMap::new(),
                 events: None,
             }) as Box<dyn SplitReader>
         })
@@ -68,8 +82,22 @@ struct KafkaSplitReader {
     instance: usize,
     instances: usize,
     skipped: Arc<AtomicU64>,
-    events: Option<mpsc::Receiver<Result<SplitEvent, StreamError>>>,
+    resume: Option<Arc<BTreeMap<String, i64>>>,
+    /// Next offset of each partition as of the events returned so far.
+    positions: BTreeMap<String, i64>,
+    events: Option<mpsc::Receiver<Result<Positioned, StreamError>>>,
 }
+
+/// Prefix of the position keys of Kafka partitions.
+const POSITION_PREFIX: &str = "kafka:";
+
+/// The position key of a partition.
+fn position_key(topic: &str, partition: i32) -> String {
+    format!("{POSITION_PREFIX}{topic}/{partition}")
+}
+
+/// An event and the partition positions it moved (key, next offset).
+type Positioned = (SplitEvent, Vec<(String, i64)>);
 
 impl KafkaSplitReader {
     fn start(&mut self) -> Result<(), StreamError> {
@@ -80,6 +108,7 @@ impl KafkaSplitReader {
             self.instance,
             self.instances,
             self.skipped.clone(),
+            self.resume.clone(),
             sender.clone(),
         )?;
         std::thread::Builder::new()
@@ -117,13 +146,24 @@ impl SplitReader for KafkaSplitReader {
         }
         match self.events.as_mut() {
             Some(events) => match events.recv().await {
-                Some(event) => event,
+                Some(Ok((event, moved))) => {
+                    self.positions.extend(moved);
+                    Ok(event)
+                }
+                Some(Err(error)) => Err(error),
                 None => Err(StreamError::Source(
                     "kafka: the reader stopped without an error".to_string(),
                 )),
             },
             None => Ok(SplitEvent::End),
         }
+    }
+
+    fn position(&self) -> Vec<(String, i64)> {
+        self.positions
+            .iter()
+            .map(|(key, offset)| (key.clone(), *offset))
+            .collect()
     }
 }
 
@@ -132,7 +172,8 @@ struct PartitionReader {
     table: KafkaTable,
     instance: usize,
     instances: usize,
-    sender: mpsc::Sender<Result<SplitEvent, StreamError>>,
+    resume: Option<Arc<BTreeMap<String, i64>>>,
+    sender: mpsc::Sender<Result<Positioned, StreamError>>,
     consumer: BaseConsumer,
     assigned: Vec<Assigned>,
     batcher: Batcher,
@@ -162,7 +203,8 @@ impl PartitionReader {
         instance: usize,
         instances: usize,
         skipped: Arc<AtomicU64>,
-        sender: mpsc::Sender<Result<SplitEvent, StreamError>>,
+        resume: Option<Arc<BTreeMap<String, i64>>>,
+        sender: mpsc::Sender<Result<Positioned, StreamError>>,
     ) -> Result<Self, StreamError> {
         let bounded = table.bounded != BoundedMode::Unbounded;
         let mut config = ClientConfig::new();
@@ -197,6 +239,7 @@ impl PartitionReader {
             table,
             instance,
             instances,
+            resume,
             sender,
             consumer,
             assigned: Vec::new(),
@@ -208,12 +251,18 @@ impl PartitionReader {
 
     /// Sends an event; false when the job is gone.
     fn send(&self, event: SplitEvent) -> bool {
-        self.sender.blocking_send(Ok(event)).is_ok()
+        self.send_moved(event, Vec::new())
+    }
+
+    /// Sends an event with the partition positions it moved; false when the job is gone.
+    fn send_moved(&self, event: SplitEvent, moved: Vec<(String, i64)>) -> bool {
+        self.sender.blocking_send(Ok((event, moved))).is_ok()
     }
 
     fn run(&mut self) -> Result<(), StreamError> {
         let first = self.discover(true)?;
-        if !self.send(SplitEvent::PartitionsAdded(first)) {
+        let moved = self.positions_of(&first);
+        if !self.send_moved(SplitEvent::PartitionsAdded(first), moved) {
             return Ok(());
         }
         let discovery = (!self.bounded)
@@ -238,7 +287,10 @@ impl PartitionReader {
                 // A failed look (a broker restarting) is tried again at the next interval.
                 match self.discover(false) {
                     Ok(added) => {
-                        if !added.is_empty() && !self.send(SplitEvent::PartitionsAdded(added)) {
+                        let moved = self.positions_of(&added);
+                        if !added.is_empty()
+                            && !self.send_moved(SplitEvent::PartitionsAdded(added), moved)
+                        {
                             return Ok(());
                         }
                     }
@@ -374,7 +426,16 @@ impl PartitionReader {
         if new.is_empty() {
             return Ok(Vec::new());
         }
-        let starts = if first {
+        let starts = if let Some(resume) = self.resume.clone() {
+            // A resumed job: where the checkpoint stood, and partitions it did not know yet
+            // (created since) from their start.
+            new.iter()
+                .map(|(t, p)| match resume.get(&position_key(t, *p)) {
+                    Some(offset) => Ok(*offset),
+                    None => self.low_watermark(t, *p),
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        } else if first {
             self.startup_offsets(&new)?
         } else {
             // Partitions found while running are read from their start (as Flink does).
@@ -400,6 +461,7 @@ impl PartitionReader {
                 end,
                 done,
                 fetching: !done,
+                next: start,
                 buffer: PartitionBuffer::new(),
             });
         }
@@ -409,6 +471,14 @@ impl PartitionReader {
                 .map_err(|e| kafka_error("cannot assign partitions", e))?;
         }
         Ok(ids)
+    }
+
+    /// The positions of partitions `ids` (their next offsets).
+    fn positions_of(&self, ids: &[u32]) -> Vec<(String, i64)> {
+        ids.iter()
+            .filter_map(|id| self.assigned.get(*id as usize))
+            .map(|a| (position_key(&a.topic, a.partition), a.next))
+            .collect()
     }
 
     fn low_watermark(&self, topic: &str, partition: i32) -> Result<i64, StreamError> {
@@ -583,12 +653,20 @@ impl PartitionReader {
                 continue;
             }
             let id = self.assigned[index].id;
-            if let Some(batch) = self.batcher.build_batch(&mut self.assigned[index])?
-                && !self.send(SplitEvent::Batch {
-                    partition: id,
-                    batch,
-                })
-            {
+            let built = self.batcher.build_batch(&mut self.assigned[index])?;
+            let moved = self.positions_of(&[id]);
+            let sent = match built {
+                Some(batch) => self.send_moved(
+                    SplitEvent::Batch {
+                        partition: id,
+                        batch,
+                    },
+                    moved,
+                ),
+                // Every record was skipped: the position still moves past them.
+                None => self.send_moved(SplitEvent::PartitionsAdded(Vec::new()), moved),
+            };
+            if !sent {
                 return Ok(false);
             }
         }

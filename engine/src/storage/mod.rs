@@ -4,7 +4,9 @@
 //! - `catalog`: catalog objects, opaque bytes keyed by object name (the `sql` crate owns their
 //!   encoding), plus a few counters;
 //! - `table_data`: the rows of durable tables, as Arrow IPC segments keyed by
-//!   `(table id, segment sequence)`.
+//!   `(table id, segment sequence)`;
+//! - `state`: what streaming jobs checkpoint (operator state, source positions, materialized-view
+//!   rows), keyed by job (see [`crate::checkpoint`]).
 //!
 //! A change that must be all-or-nothing (an `INSERT`, a `DROP TABLE` with its data) is collected
 //! in a [`StoreWrite`] and applied by [`Store::commit`] as one synced RocksDB write batch: after a
@@ -30,6 +32,16 @@ pub fn encode_schema(
     codec::encode_schema(schema)
 }
 
+/// Encodes batches sharing one schema as one Arrow IPC stream (checkpointed operator state).
+pub fn encode_state_batches(batches: &[RecordBatch]) -> Result<Vec<u8>, StorageError> {
+    codec::encode_batches(batches)
+}
+
+/// Decodes batches written by [`encode_state_batches`].
+pub fn decode_state_batches(bytes: &[u8]) -> Result<Vec<RecordBatch>, StorageError> {
+    codec::decode_batches(bytes)
+}
+
 /// Decodes a schema written by [`encode_schema`].
 pub fn decode_schema(
     bytes: &[u8],
@@ -39,6 +51,7 @@ pub fn decode_schema(
 
 const CF_CATALOG: &str = "catalog";
 const CF_TABLE_DATA: &str = "table_data";
+const CF_STATE: &str = "state";
 
 /// Prefix of catalog-object keys in the `catalog` column family.
 const OBJECT_PREFIX: &[u8] = b"object/";
@@ -78,7 +91,7 @@ impl Store {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let families = [CF_CATALOG, CF_TABLE_DATA]
+        let families = [CF_CATALOG, CF_TABLE_DATA, CF_STATE]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&options, &path, families)
@@ -172,12 +185,37 @@ impl Store {
         Ok((batches, next_seq))
     }
 
+    /// Every `(key, value)` of the `state` column family whose key starts with `prefix`, in key
+    /// order, with the prefix removed from the keys.
+    pub fn state_entries(&self, prefix: &[u8]) -> Result<Vec<KeyValue>, StorageError> {
+        let cf = self.cf(CF_STATE)?;
+        let mut entries = Vec::new();
+        let iter = self
+            .db
+            .iterator_cf(cf, IteratorMode::From(prefix, Direction::Forward));
+        for item in iter {
+            let (key, value) = item?;
+            let Some(rest) = key.strip_prefix(prefix) else {
+                break;
+            };
+            entries.push((rest.to_vec(), value.to_vec()));
+        }
+        Ok(entries)
+    }
+
+    /// The value of `key` in the `state` column family.
+    pub fn state_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let cf = self.cf(CF_STATE)?;
+        Ok(self.db.get_cf(cf, key)?)
+    }
+
     /// Applies every change of `write` atomically and durably (the WAL is synced before this
     /// returns).
     pub fn commit(&self, write: StoreWrite) -> Result<(), StorageError> {
         let mut batch = WriteBatch::default();
         let catalog = self.cf(CF_CATALOG)?;
         let data = self.cf(CF_TABLE_DATA)?;
+        let state = self.cf(CF_STATE)?;
         for op in write.ops {
             match op {
                 WriteOp::PutCatalog(key, value) => batch.put_cf(catalog, key, value),
@@ -191,6 +229,12 @@ impl Store {
                     };
                     batch.delete_range_cf(data, from, to);
                 }
+                WriteOp::PutState(key, value) => batch.put_cf(state, key, value),
+                WriteOp::DeleteState(key) => batch.delete_cf(state, key),
+                WriteOp::DeleteStatePrefix(prefix) => {
+                    let to = prefix_end(&prefix);
+                    batch.delete_range_cf(state, prefix, to);
+                }
             }
         }
         let mut options = WriteOptions::default();
@@ -199,6 +243,9 @@ impl Store {
         Ok(())
     }
 }
+
+/// A key and its value, as stored.
+pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// A set of changes applied all-or-nothing by [`Store::commit`].
 #[derive(Default)]
@@ -211,6 +258,9 @@ enum WriteOp {
     DeleteCatalog(Vec<u8>),
     PutSegment([u8; 16], Vec<u8>),
     ClearTable(u64),
+    PutState(Vec<u8>, Vec<u8>),
+    DeleteState(Vec<u8>),
+    DeleteStatePrefix(Vec<u8>),
 }
 
 impl StoreWrite {
@@ -253,10 +303,38 @@ impl StoreWrite {
         self.ops.push(WriteOp::ClearTable(table_id));
     }
 
+    /// Stores (or replaces) `key` in the `state` column family.
+    pub fn put_state(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push(WriteOp::PutState(key, value));
+    }
+
+    /// Removes `key` from the `state` column family.
+    pub fn delete_state(&mut self, key: Vec<u8>) {
+        self.ops.push(WriteOp::DeleteState(key));
+    }
+
+    /// Removes every key of the `state` column family that starts with `prefix`.
+    pub fn delete_state_prefix(&mut self, prefix: Vec<u8>) {
+        self.ops.push(WriteOp::DeleteStatePrefix(prefix));
+    }
+
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
     }
+}
+
+/// The smallest key above every key starting with `prefix` (for a range delete).
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    // The prefix is all 0xff (or empty): everything after it.
+    vec![0xff; prefix.len() + 1]
 }
 
 fn object_key(name: &str) -> Vec<u8> {

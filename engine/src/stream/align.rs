@@ -23,6 +23,10 @@ use datafusion::arrow::compute::{concat, concat_batches, filter, filter_record_b
 
 use super::message::{EventTime, WATERMARK_END, WATERMARK_MIN};
 use super::{Message, Operator, OperatorMetrics, StreamBatch, StreamError};
+use crate::checkpoint::{StateEntries, StateWriter};
+use crate::storage::{decode_state_batches, encode_state_batches};
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
 
 /// Wraps an operator so it sees rows in stamp order (see the module documentation).
 pub struct Aligned {
@@ -32,6 +36,8 @@ pub struct Aligned {
     /// can have many rows held).
     held: Vec<(StreamBatch, EventTime)>,
     watermark: EventTime,
+    /// Held rows or the watermark changed since the last checkpoint barrier.
+    dirty: bool,
 }
 
 impl Aligned {
@@ -41,6 +47,7 @@ impl Aligned {
             inner,
             held: Vec::new(),
             watermark: WATERMARK_MIN,
+            dirty: false,
         }
     }
 
@@ -128,6 +135,7 @@ impl Operator for Aligned {
         if self.held.is_empty() && newest <= self.watermark {
             return self.inner.on_batch(batch, out);
         }
+        self.dirty = true;
         self.held.push((batch, oldest));
         Ok(())
     }
@@ -138,6 +146,7 @@ impl Operator for Aligned {
         out: &mut Vec<Message>,
     ) -> Result<(), StreamError> {
         self.watermark = watermark;
+        self.dirty = true;
         self.release(watermark, out)?;
         self.inner.on_watermark(watermark, out)
     }
@@ -147,10 +156,77 @@ impl Operator for Aligned {
         self.inner.on_end(out)
     }
 
+    fn checkpoint(&mut self, state: &mut StateWriter) -> Result<(), StreamError> {
+        if std::mem::take(&mut self.dirty) {
+            state.put(WATERMARK_KEY, self.watermark.to_be_bytes().to_vec());
+            if self.held.is_empty() {
+                state.delete(HELD_KEY);
+            } else {
+                // Each held batch with its stamps as a last column.
+                let batches = self
+                    .held
+                    .iter()
+                    .map(|(batch, _)| {
+                        let mut fields = batch.data.schema().fields().to_vec();
+                        fields.push(Arc::new(Field::new(STAMP_COLUMN, DataType::Int64, false)));
+                        let mut columns = batch.data.columns().to_vec();
+                        columns.push(Arc::new(batch.arrival_watermark.clone()));
+                        RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let value = encode_state_batches(&batches)
+                    .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
+                state.put(HELD_KEY, value);
+            }
+        }
+        let mut inner = state.nested(INNER);
+        self.inner.checkpoint(&mut inner)?;
+        state.absorb(inner);
+        Ok(())
+    }
+
+    fn restore(&mut self, state: &StateEntries) -> Result<(), StreamError> {
+        for (key, value) in state.iter() {
+            if key == WATERMARK_KEY {
+                let bytes: [u8; 8] = value.try_into().map_err(|_| {
+                    StreamError::Checkpoint("corrupt watermark of held rows".into())
+                })?;
+                self.watermark = i64::from_be_bytes(bytes);
+            } else if key == HELD_KEY {
+                let batches = decode_state_batches(value)
+                    .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
+                for batch in batches {
+                    let last = batch.num_columns().saturating_sub(1);
+                    let stamps = batch
+                        .column(last)
+                        .as_primitive_opt::<Int64Type>()
+                        .ok_or_else(|| StreamError::Checkpoint("corrupt held rows".into()))?
+                        .clone();
+                    let mut data = batch;
+                    data.remove_column(last);
+                    let oldest = stamps
+                        .values()
+                        .iter()
+                        .copied()
+                        .min()
+                        .unwrap_or(WATERMARK_MIN);
+                    self.held.push((StreamBatch::new(data, stamps)?, oldest));
+                }
+            }
+        }
+        self.inner.restore(&state.nested(INNER))
+    }
+
     fn metrics(&self) -> &Arc<OperatorMetrics> {
         self.inner.metrics()
     }
 }
+
+/// Checkpoint keys: the watermark, the held rows, and the wrapped operator's part.
+const WATERMARK_KEY: &[u8] = b"m";
+const HELD_KEY: &[u8] = b"h";
+const INNER: u8 = b'i';
+const STAMP_COLUMN: &str = "__runnel_arrival_watermark";
 
 #[cfg(test)]
 mod tests {

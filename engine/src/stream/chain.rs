@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use super::message::WATERMARK_MIN;
 use super::{EventTime, Message, Operator, OperatorMetrics, StreamBatch, StreamError};
+use crate::checkpoint::{StateEntries, StateWriter};
 
 /// Operators run in sequence inside one task. An empty chain forwards everything.
 pub struct Chain {
@@ -37,8 +38,8 @@ impl Chain {
                 match message {
                     Message::Batch(batch) => operator.on_batch(batch, &mut next)?,
                     Message::Watermark(watermark) => operator.on_watermark(watermark, &mut next)?,
-                    // End is the runtime's to send, after on_end.
-                    Message::Idle | Message::End => {}
+                    // Idle, barriers and End are the runtime's to send.
+                    Message::Idle | Message::Barrier(_) | Message::End => {}
                 }
             }
             self.buffer = messages;
@@ -68,6 +69,22 @@ impl Operator for Chain {
             let mut flushed = Vec::new();
             self.operators[index].on_end(&mut flushed)?;
             self.feed(index + 1, flushed, out)?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, state: &mut StateWriter) -> Result<(), StreamError> {
+        for (index, operator) in self.operators.iter_mut().enumerate() {
+            let mut nested = state.nested(index as u8);
+            operator.checkpoint(&mut nested)?;
+            state.absorb(nested);
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, state: &StateEntries) -> Result<(), StreamError> {
+        for (index, operator) in self.operators.iter_mut().enumerate() {
+            operator.restore(&state.nested(index as u8))?;
         }
         Ok(())
     }

@@ -27,6 +27,9 @@ pub enum StreamError {
     /// A source could not read its input (the message names the file, partition or offset).
     #[error("{0}")]
     Source(String),
+    /// A checkpoint could not be written or restored.
+    #[error("checkpoint failed: {0}")]
+    Checkpoint(String),
     /// The engine was handed data of a shape the plan did not promise: a bug, not bad input.
     #[error("internal error: {0}")]
     Internal(String),

@@ -69,6 +69,10 @@ pub enum Message {
     /// until it sends rows or a watermark again, its watermark does not hold back the
     /// consumer's.
     Idle,
+    /// Checkpoint barrier of an epoch: every message before it belongs to the epoch, every
+    /// message after it to the next. Operators write their state when the barrier arrived on
+    /// all their open inputs, then forward it.
+    Barrier(u64),
     /// The input ended (bounded sources); no further messages follow.
     End,
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{EventTime, Message, StreamBatch, StreamError};
+use crate::checkpoint::{StateEntries, StateWriter};
 
 /// A streaming operator: a synchronous state machine fed one message at a time.
 ///
@@ -23,6 +24,18 @@ pub trait Operator: Send {
 
     /// The input ended: flush everything, then the runtime sends [`Message::End`] downstream.
     fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError>;
+
+    /// A checkpoint barrier arrived on every input: write the state that changed since the
+    /// last barrier (its epoch becomes durable with it). Stateless operators write nothing.
+    fn checkpoint(&mut self, _state: &mut StateWriter) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    /// Before the first message of a recovered job: reload the state written by
+    /// [`Operator::checkpoint`] up to the last durable epoch.
+    fn restore(&mut self, _state: &StateEntries) -> Result<(), StreamError> {
+        Ok(())
+    }
 
     /// Counters shown in the jobs table; shared, so a job can read them while the operator
     /// runs in its task.

@@ -58,7 +58,7 @@ async fn pipeline(window: WindowKind, parallelism: usize, batch_size: usize) -> 
         match message {
             Message::Batch(batch) => batches.push(batch.data),
             Message::End => ends += 1,
-            Message::Watermark(_) | Message::Idle => {}
+            Message::Watermark(_) | Message::Idle | Message::Barrier(_) => {}
         }
     }
     source.await.expect("source");

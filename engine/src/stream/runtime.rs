@@ -3,19 +3,18 @@
 //! Each operator instance is one task. It reads all its inputs, forwards batches to the
 //! operator and combines watermarks: an instance's watermark is the minimum over its inputs
 //! that are neither ended nor idle, it never moves back, and the instance ends when every input
-//! has ended. An input that sent [`Message::Idle`] is active again with its next batch or
+//! has ended. Checkpoint barriers are aligned over the inputs ([`run_checkpointed`]). An input that sent [`Message::Idle`] is active again with its next batch or
 //! watermark; when every remaining input is idle the watermark moves to the largest of theirs
 //! and the instance says it is idle downstream. Outputs go
 //! to one channel, or are hash-partitioned over several (watermarks, Idle and End are
 //! broadcast).
 
-use futures::StreamExt;
-use futures::stream::{self, BoxStream};
 use tokio::sync::mpsc::{Receiver, Sender, channel};
 
 use super::exchange::HashPartitioner;
 use super::message::WATERMARK_MIN;
 use super::{EventTime, Message, Operator, StreamError};
+use crate::checkpoint::{CheckpointHandle, Report, StateWriter};
 
 /// Messages an edge buffers before its producer waits (backpressure).
 pub const EDGE_CAPACITY: usize = 16;
@@ -64,47 +63,72 @@ impl Output {
 /// Drives `operator` until all `inputs` end (then flushes it and sends End) or the downstream
 /// is gone. Errors stop the instance and are returned to whoever awaits the task.
 pub async fn run_operator(
-    mut operator: Box<dyn Operator>,
+    operator: Box<dyn Operator>,
     inputs: Vec<Receiver<Message>>,
+    output: Output,
+) -> Result<(), StreamError> {
+    run_checkpointed(operator, inputs, output, None).await
+}
+
+/// Where an operator instance of a checkpointed job writes its state.
+#[derive(Debug, Clone)]
+pub struct OperatorCheckpoint {
+    /// The job's coordinator.
+    pub handle: CheckpointHandle,
+    /// The instance's key space.
+    pub namespace: Vec<u8>,
+}
+
+/// [`run_operator`] for a job that checkpoints: barriers are aligned over the inputs (an input
+/// that delivered the barrier is not read until every other open input delivered it too), then
+/// the operator writes its state to the coordinator and the barrier goes downstream.
+pub async fn run_checkpointed(
+    mut operator: Box<dyn Operator>,
+    mut inputs: Vec<Receiver<Message>>,
     mut output: Output,
+    checkpoint: Option<OperatorCheckpoint>,
 ) -> Result<(), StreamError> {
     let count = inputs.len();
-    let mut merged: stream::SelectAll<BoxStream<'static, (usize, Message)>> =
-        stream::select_all(inputs.into_iter().enumerate().map(|(index, receiver)| {
-            stream::unfold(receiver, move |mut receiver| async move {
-                receiver
-                    .recv()
-                    .await
-                    .map(|message| ((index, message), receiver))
-            })
-            .boxed()
-        }));
-    let mut inputs = vec![InputState::default(); count];
+    let mut states = vec![InputState::default(); count];
+    let mut open = vec![true; count];
+    let mut next_input = 0;
+    let mut aligning: Option<u64> = None;
     let mut combined = WATERMARK_MIN;
     let mut idle_sent = false;
     let mut out = Vec::new();
-    while let Some((index, message)) = merged.next().await {
+    loop {
+        let received = std::future::poll_fn(|cx| {
+            poll_inputs(&mut inputs, &mut open, &states, &mut next_input, cx)
+        })
+        .await;
+        let Some((index, message)) = received else {
+            break;
+        };
         match message {
             Message::Batch(batch) => {
-                inputs[index].idle = false;
+                states[index].idle = false;
                 idle_sent = false;
                 operator.on_batch(batch, &mut out)?;
             }
             Message::Watermark(watermark) => {
-                let input = &mut inputs[index];
+                let input = &mut states[index];
                 input.watermark = input.watermark.max(watermark);
                 input.idle = false;
                 idle_sent = false;
             }
-            Message::Idle => inputs[index].idle = true,
+            Message::Idle => states[index].idle = true,
+            Message::Barrier(epoch) => {
+                states[index].barrier = true;
+                aligning = Some(epoch);
+            }
             Message::End => {
-                inputs[index].ended = true;
-                if inputs.iter().all(|i| i.ended) {
+                states[index].ended = true;
+                if states.iter().all(|i| i.ended) {
                     break;
                 }
             }
         }
-        match min_active(&inputs) {
+        match min_active(&states) {
             Some(minimum) if minimum > combined => {
                 combined = minimum;
                 operator.on_watermark(combined, &mut out)?;
@@ -113,7 +137,7 @@ pub async fn run_operator(
             None if !idle_sent => {
                 // Every input still open is idle: the watermark moves to the largest of theirs
                 // (as Flink's StatusWatermarkValve does), and the instance is idle too.
-                let largest = inputs
+                let largest = states
                     .iter()
                     .filter(|i| !i.ended)
                     .map(|i| i.watermark)
@@ -127,6 +151,24 @@ pub async fn run_operator(
                 out.push(Message::Idle);
             }
             None => {}
+        }
+        if let Some(epoch) = aligning
+            && states.iter().all(|i| i.barrier || i.ended)
+        {
+            // Aligned: everything before the barrier on every input has been processed.
+            if let Some(checkpoint) = &checkpoint {
+                let mut state = StateWriter::new(checkpoint.namespace.clone());
+                operator.checkpoint(&mut state)?;
+                checkpoint.handle.report(Report::State {
+                    epoch,
+                    ops: state.into_ops(),
+                });
+            }
+            out.push(Message::Barrier(epoch));
+            for input in &mut states {
+                input.barrier = false;
+            }
+            aligning = None;
         }
         for message in out.drain(..) {
             if !output.send(message).await? {
@@ -144,12 +186,54 @@ pub async fn run_operator(
     Ok(())
 }
 
+/// The next message of an input that is open and not holding a barrier, taking the inputs in
+/// turn; a closed channel reads as End. `None` when every input is closed.
+fn poll_inputs(
+    inputs: &mut [Receiver<Message>],
+    open: &mut [bool],
+    states: &[InputState],
+    next: &mut usize,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<Option<(usize, Message)>> {
+    use std::task::Poll;
+    let count = inputs.len();
+    let mut waiting = false;
+    for step in 0..count {
+        let index = (*next + step) % count;
+        if !open[index] {
+            continue;
+        }
+        if states[index].barrier {
+            waiting = true;
+            continue;
+        }
+        match inputs[index].poll_recv(cx) {
+            Poll::Ready(Some(message)) => {
+                *next = (index + 1) % count;
+                return Poll::Ready(Some((index, message)));
+            }
+            Poll::Ready(None) => {
+                open[index] = false;
+                return Poll::Ready(Some((index, Message::End)));
+            }
+            Poll::Pending => waiting = true,
+        }
+    }
+    if waiting {
+        Poll::Pending
+    } else {
+        Poll::Ready(None)
+    }
+}
+
 /// What the runtime knows of one input.
 #[derive(Debug, Clone, Copy)]
 struct InputState {
     watermark: EventTime,
     ended: bool,
     idle: bool,
+    /// Delivered the barrier being aligned.
+    barrier: bool,
 }
 
 impl Default for InputState {
@@ -158,6 +242,7 @@ impl Default for InputState {
             watermark: WATERMARK_MIN,
             ended: false,
             idle: false,
+            barrier: false,
         }
     }
 }
@@ -213,11 +298,54 @@ mod tests {
         seen
     }
 
+    fn rows(n: usize) -> Message {
+        use datafusion::arrow::array::{Int64Array, RecordBatch};
+        use datafusion::arrow::datatypes::{DataType, Field, Schema};
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let data = RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1; n]))])
+            .expect("batch");
+        Message::Batch(crate::stream::StreamBatch::uniform(data, WATERMARK_MIN))
+    }
+
+    #[tokio::test]
+    async fn a_barrier_waits_for_every_open_input_before_it_goes_on() {
+        let seen = run(
+            vec![
+                (0, rows(1)),
+                (0, Message::Barrier(1)),
+                // After input 0's barrier: held back until input 1 delivers it too.
+                (0, rows(2)),
+                (1, rows(3)),
+                (1, Message::Barrier(1)),
+                (1, rows(4)),
+                (0, Message::End),
+                // An ended input does not hold back the next barrier.
+                (1, Message::Barrier(2)),
+                (1, Message::End),
+            ],
+            2,
+        )
+        .await;
+        assert_eq!(
+            seen,
+            vec![
+                "batch 1",
+                "batch 3",
+                "barrier 1",
+                "batch 2",
+                "batch 4",
+                "barrier 2",
+                "end"
+            ]
+        );
+    }
+
     fn describe(message: &Message) -> String {
         match message {
             Message::Batch(batch) => format!("batch {}", batch.num_rows()),
             Message::Watermark(w) => format!("watermark {w}"),
             Message::Idle => "idle".to_string(),
+            Message::Barrier(epoch) => format!("barrier {epoch}"),
             Message::End => "end".to_string(),
         }
     }

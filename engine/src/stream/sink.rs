@@ -3,9 +3,10 @@
 
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use tokio::sync::mpsc::Receiver;
+use tokio::sync::mpsc::{Receiver, UnboundedReceiver};
 
 use super::{Message, StreamError};
+use crate::checkpoint::{CheckpointHandle, Report, StateWriter};
 
 /// Writes the rows a job emits. Connectors implement it.
 #[async_trait]
@@ -19,17 +20,72 @@ pub trait SinkWriter: Send {
         Ok(())
     }
 
+    /// The barrier of `epoch` arrived (or, with `epoch` = `None`, the end of input of a
+    /// checkpointed job): every row of the epoch has been written. A sink that keeps its output
+    /// in the job's state writes it to `state`; a transactional sink prepares its commit. The
+    /// default writes nothing.
+    async fn on_barrier(
+        &mut self,
+        _epoch: Option<u64>,
+        _state: &mut StateWriter,
+    ) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    /// Epoch `epoch` (and every one before it) is durable: its output may become visible. The
+    /// default does nothing.
+    async fn on_commit(&mut self, _epoch: u64) -> Result<(), StreamError> {
+        Ok(())
+    }
+
     /// Called once at the end of input: flush and close.
     async fn finish(&mut self) -> Result<(), StreamError>;
+}
+
+/// How the sink of a checkpointed job takes part in checkpoints.
+#[derive(Debug)]
+pub struct SinkCheckpointing {
+    /// The job's coordinator.
+    pub handle: CheckpointHandle,
+    /// The sink's key space.
+    pub namespace: Vec<u8>,
+    /// Epochs made durable, in order.
+    pub commits: UnboundedReceiver<u64>,
 }
 
 /// Feeds `writer` from `input` until End (then finishes it). If the input closes without End
 /// (the job was cancelled) the writer is not finished.
 pub async fn run_sink(
+    writer: Box<dyn SinkWriter>,
+    input: Receiver<Message>,
+) -> Result<(), StreamError> {
+    run_sink_checkpointed(writer, input, None).await
+}
+
+/// [`run_sink`] for a job that checkpoints: at each barrier the sink writes its part of the
+/// epoch and completes it at the coordinator, and it hears of each durable epoch
+/// ([`SinkWriter::on_commit`]). At the end of input the last rows become one final epoch, and
+/// the writer is finished only once that is durable.
+pub async fn run_sink_checkpointed(
     mut writer: Box<dyn SinkWriter>,
     mut input: Receiver<Message>,
+    mut checkpointing: Option<SinkCheckpointing>,
 ) -> Result<(), StreamError> {
-    while let Some(message) = input.recv().await {
+    loop {
+        let message = match checkpointing.as_mut() {
+            Some(checkpointing) => tokio::select! {
+                biased;
+                Some(epoch) = checkpointing.commits.recv() => {
+                    writer.on_commit(epoch).await?;
+                    continue;
+                }
+                message = input.recv() => message,
+            },
+            None => input.recv().await,
+        };
+        let Some(message) = message else {
+            return Ok(());
+        };
         match message {
             Message::Batch(batch) => {
                 if batch.data.num_rows() > 0 {
@@ -38,11 +94,31 @@ pub async fn run_sink(
             }
             Message::Watermark(watermark) => writer.on_watermark(watermark).await?,
             Message::Idle => {}
+            Message::Barrier(epoch) => {
+                if let Some(checkpointing) = &checkpointing {
+                    let mut state = StateWriter::new(checkpointing.namespace.clone());
+                    writer.on_barrier(Some(epoch), &mut state).await?;
+                    checkpointing.handle.report(Report::Sink {
+                        epoch,
+                        ops: state.into_ops(),
+                    });
+                }
+            }
             Message::End => {
+                if let Some(checkpointing) = checkpointing.as_mut() {
+                    let mut state = StateWriter::new(checkpointing.namespace.clone());
+                    writer.on_barrier(None, &mut state).await?;
+                    checkpointing.handle.report(Report::Finished {
+                        ops: state.into_ops(),
+                    });
+                    // The final epoch is the last one the coordinator commits.
+                    while let Some(epoch) = checkpointing.commits.recv().await {
+                        writer.on_commit(epoch).await?;
+                    }
+                }
                 writer.finish().await?;
                 return Ok(());
             }
         }
     }
-    Ok(())
 }

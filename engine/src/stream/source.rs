@@ -13,6 +13,7 @@ use super::message::{EventTime, WATERMARK_MIN};
 use super::runtime::Output;
 use super::watermark::WatermarkGenerator;
 use super::{Message, StreamBatch, StreamError};
+use crate::checkpoint::{CheckpointHandle, Report, SplitCheckpoint};
 
 /// Arrow field-metadata key of a column a connector fills from record metadata (Flink's
 /// `name TYPE METADATA FROM 'key'`): its value is the metadata key (`partition`, `offset`, ...).
@@ -29,6 +30,14 @@ pub trait SplitReader: Send {
     /// The next batch, or `None` when a bounded split is exhausted. Unbounded readers wait for
     /// data instead of returning `None`.
     async fn next_batch(&mut self) -> Result<Option<RecordBatch>, StreamError>;
+
+    /// Where the split stands after the last event returned, as `(key, value)` pairs that the
+    /// connector reads back to resume there (a Kafka partition's next offset, a file's byte
+    /// offset). Keys are unique across the splits of a source. Called after each event while
+    /// the job checkpoints.
+    fn position(&self) -> Vec<(String, i64)> {
+        Vec::new()
+    }
 
     /// The next event of a split made of partitions (a Kafka reader owns several partitions,
     /// each with a watermark of its own). The default reads [`SplitReader::next_batch`] as the
@@ -78,6 +87,19 @@ pub struct SourceSpec {
     pub idle_timeout: Option<Duration>,
 }
 
+/// How a source split of a checkpointed job takes part in checkpoints.
+#[derive(Debug)]
+pub struct SourceCheckpointing {
+    /// The job's coordinator.
+    pub handle: CheckpointHandle,
+    /// The split's index.
+    pub split: usize,
+    /// Epochs to send a barrier for.
+    pub triggers: tokio::sync::mpsc::Receiver<u64>,
+    /// The split's clocks at the last durable epoch (recovery).
+    pub restore: Option<SplitCheckpoint>,
+}
+
 /// Reads `reader` to its end: computes the computed columns, stamps rows with their arrival
 /// watermark, and sends each batch followed by the watermark it reached. Ends with End (the
 /// runtime treats End as watermark +infinity, so every window fires).
@@ -89,29 +111,78 @@ pub struct SourceSpec {
 pub async fn run_source(
     reader: Box<dyn SplitReader>,
     spec: SourceSpec,
+    output: Output,
+) -> Result<(), StreamError> {
+    run_source_checkpointed(reader, spec, output, None).await
+}
+
+/// [`run_source`] for a job that checkpoints: between two batches, a trigger from the
+/// coordinator sends `Barrier(epoch)` downstream and reports the reader's position and the
+/// split's clocks as of that point.
+pub async fn run_source_checkpointed(
+    reader: Box<dyn SplitReader>,
+    spec: SourceSpec,
     mut output: Output,
+    mut checkpointing: Option<SourceCheckpointing>,
 ) -> Result<(), StreamError> {
     let mut clocks = PartitionClocks::new(spec.watermark.clone(), spec.idle_timeout);
-    let mut batches = Batches::new(reader, spec.idle_timeout);
+    if let Some(restore) = checkpointing.as_mut().and_then(|c| c.restore.take()) {
+        clocks.restore(&restore);
+    }
+    let tracked = checkpointing.is_some();
+    let mut batches = Batches::new(reader, spec.idle_timeout, tracked);
+    let mut position = Vec::new();
+    let mut triggers_open = tracked;
     let mut said_idle = false;
     loop {
-        let (partition, batch) = match batches.next().await? {
-            Next::Event(SplitEvent::Batch { partition, batch }) => (partition, batch),
-            Next::Event(SplitEvent::PartitionsAdded(partitions)) => {
-                clocks.add(&partitions);
-                if !partitions_changed(&mut clocks, &mut said_idle, &mut output).await? {
-                    return Ok(());
+        let next = match checkpointing.as_mut() {
+            Some(checkpointing) => tokio::select! {
+                biased;
+                epoch = checkpointing.triggers.recv(), if triggers_open => match epoch {
+                    Some(epoch) => {
+                        if !output.send(Message::Barrier(epoch)).await? {
+                            return Ok(());
+                        }
+                        checkpointing.handle.report(Report::Source {
+                            epoch,
+                            split: checkpointing.split,
+                            checkpoint: clocks.checkpoint(position.clone()),
+                        });
+                        continue;
+                    }
+                    None => {
+                        triggers_open = false;
+                        continue;
+                    }
+                },
+                next = batches.next() => next?,
+            },
+            None => batches.next().await?,
+        };
+        let (partition, batch) = match next {
+            Next::Event(event, at) => {
+                if let Some(at) = at {
+                    position = at;
                 }
-                continue;
-            }
-            Next::Event(SplitEvent::PartitionEnded(partition)) => {
-                clocks.end(partition);
-                if !partitions_changed(&mut clocks, &mut said_idle, &mut output).await? {
-                    return Ok(());
+                match event {
+                    SplitEvent::Batch { partition, batch } => (partition, batch),
+                    SplitEvent::PartitionsAdded(partitions) => {
+                        clocks.add(&partitions);
+                        if !partitions_changed(&mut clocks, &mut said_idle, &mut output).await? {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    SplitEvent::PartitionEnded(partition) => {
+                        clocks.end(partition);
+                        if !partitions_changed(&mut clocks, &mut said_idle, &mut output).await? {
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    SplitEvent::End => break,
                 }
-                continue;
             }
-            Next::Event(SplitEvent::End) => break,
             Next::Idle => {
                 // Every partition is idle: the split's watermark moves to the largest of
                 // theirs (as the runtime does for idle inputs), then the split is idle.
@@ -141,6 +212,13 @@ pub async fn run_source(
         if !send_watermark(&mut clocks, &mut output).await? {
             return Ok(());
         }
+    }
+    if let Some(checkpointing) = &checkpointing {
+        // No barrier follows End: where the split ended counts for every later epoch.
+        checkpointing.handle.report(Report::SourceEnded {
+            split: checkpointing.split,
+            checkpoint: clocks.checkpoint(position),
+        });
     }
     output.send(Message::End).await?;
     Ok(())
@@ -195,6 +273,8 @@ struct PartitionClocks {
     implicit: bool,
     /// The split's watermark as last sent.
     sent: EventTime,
+    /// Partition watermarks of the last durable epoch, applied when the partition opens.
+    restored: Vec<(u32, EventTime)>,
 }
 
 impl PartitionClock {
@@ -213,18 +293,54 @@ impl PartitionClocks {
             open: Vec::new(),
             implicit: true,
             sent: WATERMARK_MIN,
+            restored: Vec::new(),
         };
         clocks.push(0);
         clocks
     }
 
     fn push(&mut self, partition: u32) {
+        let mut generator = self.expr.clone().map(WatermarkGenerator::new);
+        if let Some(generator) = generator.as_mut()
+            && let Some((_, watermark)) = self.restored.iter().find(|(p, _)| *p == partition)
+        {
+            generator.restore(*watermark);
+        }
         self.open.push(PartitionClock {
             partition,
-            generator: self.expr.clone().map(WatermarkGenerator::new),
+            generator,
             last_rows: Instant::now(),
             idle: false,
         });
+    }
+
+    /// The clocks as of now, with the reader's `position`, for a checkpoint.
+    fn checkpoint(&self, position: Vec<(String, i64)>) -> SplitCheckpoint {
+        SplitCheckpoint {
+            position,
+            watermark: self.sent,
+            partitions: self
+                .open
+                .iter()
+                .map(|c| (c.partition, c.current()))
+                .collect(),
+            explicit: !self.implicit,
+        }
+    }
+
+    /// Resumes the clocks of a checkpoint: the split's watermark never goes below the one it
+    /// had sent, and each partition resumes its own when it opens again.
+    fn restore(&mut self, checkpoint: &SplitCheckpoint) {
+        self.sent = checkpoint.watermark;
+        self.restored = checkpoint.partitions.clone();
+        for clock in &mut self.open {
+            if let Some(generator) = clock.generator.as_mut()
+                && let Some((_, watermark)) =
+                    self.restored.iter().find(|(p, _)| *p == clock.partition)
+            {
+                generator.restore(*watermark);
+            }
+        }
     }
 
     /// The reader speaks of its partitions: the default partition 0 is gone.
@@ -332,73 +448,85 @@ impl PartitionClocks {
     }
 }
 
+/// An event with the reader's position after it (while the job checkpoints).
+type Positioned = (SplitEvent, Option<Vec<(String, i64)>>);
+
 /// What a split produced next.
 enum Next {
-    Event(SplitEvent),
+    /// An event, with the reader's position after it (while the job checkpoints).
+    Event(SplitEvent, Option<Vec<(String, i64)>>),
     /// No event within the idle timeout.
     Idle,
 }
 
-/// A split's batches, read directly or, with an idle timeout, by a task of their own (so a
-/// timed-out wait never drops a half-read batch: the reader is never cancelled).
+/// A split's events, read directly or by a task of their own. The task is used with an idle
+/// timeout (a timed-out wait never drops a half-read batch: the reader is never cancelled) and
+/// while the job checkpoints (a barrier trigger can interrupt a wait for rows).
 enum Batches {
     Direct(Box<dyn SplitReader>),
-    Timed {
-        receiver: tokio::sync::mpsc::Receiver<Result<SplitEvent, StreamError>>,
-        timeout: Duration,
+    Task {
+        receiver: tokio::sync::mpsc::Receiver<Result<Positioned, StreamError>>,
+        timeout: Option<Duration>,
         idle: bool,
         reader: tokio::task::JoinHandle<()>,
     },
 }
 
 impl Batches {
-    fn new(mut reader: Box<dyn SplitReader>, idle_timeout: Option<Duration>) -> Self {
-        let Some(timeout) = idle_timeout else {
+    fn new(
+        mut reader: Box<dyn SplitReader>,
+        idle_timeout: Option<Duration>,
+        tracked: bool,
+    ) -> Self {
+        if idle_timeout.is_none() && !tracked {
             return Batches::Direct(reader);
-        };
+        }
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
         let task = tokio::spawn(async move {
             loop {
                 let next = reader.next_event().await;
                 let done = matches!(next, Ok(SplitEvent::End) | Err(_));
+                let next = next.map(|event| (event, tracked.then(|| reader.position())));
                 if sender.send(next).await.is_err() || done {
                     return;
                 }
             }
         });
-        Batches::Timed {
+        Batches::Task {
             receiver,
-            timeout,
+            timeout: idle_timeout,
             idle: false,
             reader: task,
         }
     }
 
+    /// The next event. Cancel-safe in the task mode: nothing is lost when the wait is dropped.
     async fn next(&mut self) -> Result<Next, StreamError> {
         match self {
-            Batches::Direct(reader) => Ok(Next::Event(reader.next_event().await?)),
-            Batches::Timed {
+            Batches::Direct(reader) => Ok(Next::Event(reader.next_event().await?, None)),
+            Batches::Task {
                 receiver,
                 timeout,
                 idle,
                 ..
             } => {
-                let received = if *idle {
-                    // Already said: wait for rows without a deadline.
-                    receiver.recv().await
-                } else {
-                    match tokio::time::timeout(*timeout, receiver.recv()).await {
-                        Ok(received) => received,
-                        Err(_) => {
-                            *idle = true;
-                            return Ok(Next::Idle);
+                let received = match timeout {
+                    // Already said, or no timeout: wait for rows without a deadline.
+                    Some(timeout) if !*idle => {
+                        match tokio::time::timeout(*timeout, receiver.recv()).await {
+                            Ok(received) => received,
+                            Err(_) => {
+                                *idle = true;
+                                return Ok(Next::Idle);
+                            }
                         }
                     }
+                    _ => receiver.recv().await,
                 };
                 *idle = false;
                 match received {
-                    Some(Ok(event)) => Ok(Next::Event(event)),
-                    None => Ok(Next::Event(SplitEvent::End)),
+                    Some(Ok((event, position))) => Ok(Next::Event(event, position)),
+                    None => Ok(Next::Event(SplitEvent::End, None)),
                     Some(Err(error)) => Err(error),
                 }
             }
@@ -408,7 +536,7 @@ impl Batches {
 
 impl Drop for Batches {
     fn drop(&mut self) {
-        if let Batches::Timed { reader, .. } = self {
+        if let Batches::Task { reader, .. } = self {
             reader.abort();
         }
     }
@@ -499,6 +627,7 @@ mod tests {
                 ),
                 Message::Watermark(w) => format!("watermark {w}"),
                 Message::Idle => "idle".to_string(),
+                Message::Barrier(epoch) => format!("barrier {epoch}"),
                 Message::End => "end".to_string(),
             })
             .collect();
@@ -550,6 +679,7 @@ mod tests {
                 Message::Batch(b) => shape.push(format!("batch {}", b.num_rows())),
                 Message::Watermark(w) => shape.push(format!("watermark {w}")),
                 Message::Idle => shape.push("idle".to_string()),
+                Message::Barrier(epoch) => shape.push(format!("barrier {epoch}")),
                 Message::End => shape.push("end".to_string()),
             }
         }
@@ -584,6 +714,7 @@ mod tests {
             Message::Batch(b) => format!("batch {:?}", b.arrival_watermark.values().to_vec()),
             Message::Watermark(w) => format!("watermark {w}"),
             Message::Idle => "idle".to_string(),
+            Message::Barrier(epoch) => format!("barrier {epoch}"),
             Message::End => "end".to_string(),
         }
     }

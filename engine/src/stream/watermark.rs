@@ -55,6 +55,11 @@ impl WatermarkGenerator {
         self.current
     }
 
+    /// Resumes from a checkpointed watermark: the watermark never goes below `watermark`.
+    pub fn restore(&mut self, watermark: EventTime) {
+        self.current = self.current.max(watermark);
+    }
+
     /// Stamps `data` with per-row arrival watermarks and advances the watermark past it.
     /// Rows whose watermark expression is NULL do not advance it.
     pub fn stamp(&mut self, data: RecordBatch) -> Result<StreamBatch, StreamError> {

@@ -3,7 +3,8 @@
 //! A [`SnapshotTable`] is a DataFusion [`TableProvider`] over an immutable list of batches that
 //! is replaced, never mutated, when the job publishes. Its [`SnapshotWriter`] (the job's sink)
 //! stages rows and publishes them only when the job's output watermark advances or its input
-//! ends. Every result a watermark makes final is published in one step, so a query never sees
+//! ends; in a checkpointed job, only when the epoch that produced them is durable (the rows are
+//! part of the epoch's state), so a reader never sees rows a crash could take back. Every result a watermark makes final is published in one step, so a query never sees
 //! half of what one watermark fired (some keys' windows and not others'): each query reads the
 //! consistent snapshot it started with.
 
@@ -17,6 +18,8 @@ use datafusion::common::Result;
 use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::checkpoint::{StateEntries, StateWriter};
+use crate::storage::{decode_state_batches, encode_state_batches};
 use crate::stream::StreamError;
 use crate::stream::sink::SinkWriter;
 
@@ -52,12 +55,47 @@ impl SnapshotTable {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(Vec::new());
     }
 
-    /// A sink publishing into this table.
+    /// Replaces the rows with `batches` (a recovered view's durable rows).
+    pub fn restore(&self, batches: Vec<RecordBatch>) -> Result<(), StreamError> {
+        let batches = batches
+            .into_iter()
+            .map(|b| RecordBatch::try_new(self.schema.clone(), b.columns().to_vec()))
+            .collect::<Result<Vec<_>, _>>()?;
+        *self
+            .published
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(batches);
+        Ok(())
+    }
+
+    /// A sink publishing into this table at watermarks.
     pub fn writer(&self) -> SnapshotWriter {
         SnapshotWriter {
             table: self.clone(),
             staged: Vec::new(),
+            checkpointed: false,
+            pending: Vec::new(),
         }
+    }
+
+    /// A sink of a checkpointed job: rows become part of each epoch's state and are published
+    /// when the epoch is durable.
+    pub fn checkpointed_writer(&self) -> SnapshotWriter {
+        SnapshotWriter {
+            checkpointed: true,
+            ..self.writer()
+        }
+    }
+
+    /// Decodes the rows a checkpointed writer stored (the entries of its namespace).
+    pub fn decode_segments(entries: &StateEntries) -> Result<Vec<RecordBatch>, StreamError> {
+        let mut batches = Vec::new();
+        for (_, value) in entries.iter() {
+            batches.extend(
+                decode_state_batches(value).map_err(|e| StreamError::Checkpoint(e.to_string()))?,
+            );
+        }
+        Ok(batches)
     }
 
     fn publish(&self, staged: &mut Vec<RecordBatch>) {
@@ -104,7 +142,11 @@ impl TableProvider for SnapshotTable {
 #[derive(Debug)]
 pub struct SnapshotWriter {
     table: SnapshotTable,
+    /// Rows written since the last watermark (or, checkpointed, the last barrier).
     staged: Vec<RecordBatch>,
+    checkpointed: bool,
+    /// Rows of epochs written to the state, waiting for the epoch to be durable.
+    pending: Vec<RecordBatch>,
 }
 
 #[async_trait]
@@ -117,7 +159,33 @@ impl SinkWriter for SnapshotWriter {
     }
 
     async fn on_watermark(&mut self, _watermark: i64) -> Result<(), StreamError> {
-        self.table.publish(&mut self.staged);
+        if !self.checkpointed {
+            self.table.publish(&mut self.staged);
+        }
+        Ok(())
+    }
+
+    async fn on_barrier(
+        &mut self,
+        epoch: Option<u64>,
+        state: &mut StateWriter,
+    ) -> Result<(), StreamError> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        // One segment per epoch, keyed by epoch so a reload reads them in order; the final
+        // segment of a finished job sorts last.
+        let key = epoch.unwrap_or(u64::MAX).to_be_bytes();
+        let value = encode_state_batches(&self.staged)
+            .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
+        state.put(&key, value);
+        self.pending.append(&mut self.staged);
+        Ok(())
+    }
+
+    async fn on_commit(&mut self, _epoch: u64) -> Result<(), StreamError> {
+        // Epochs complete one at a time: what is pending belongs to the epoch just committed.
+        self.table.publish(&mut self.pending);
         Ok(())
     }
 

@@ -10,14 +10,19 @@
 //! when all ended) in front of the sink.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use runnel_engine::Store;
+use runnel_engine::checkpoint::{
+    CheckpointHandle, CheckpointStats, Coordinator, JobKey, OperatorGroup, Recovered, StateEntries,
+};
 use runnel_engine::stream::align::Aligned;
 use runnel_engine::stream::calc::Calc;
 use runnel_engine::stream::chain::{Chain, Probe, ProbeCounters};
 use runnel_engine::stream::exchange::HashPartitioner;
-use runnel_engine::stream::runtime::{Output, edge, run_operator};
-use runnel_engine::stream::sink::{SinkWriter, run_sink};
-use runnel_engine::stream::source::{SplitReader, run_source};
+use runnel_engine::stream::runtime::{OperatorCheckpoint, Output, edge, run_checkpointed};
+use runnel_engine::stream::sink::{SinkCheckpointing, SinkWriter, run_sink_checkpointed};
+use runnel_engine::stream::source::{SourceCheckpointing, SplitReader, run_source_checkpointed};
 use runnel_engine::stream::window::{SessionAggregate, WindowAggregate};
 use runnel_engine::stream::{Operator, OperatorMetrics, StreamError};
 use runnel_sql::streaming::{Stage, StreamPlan, WindowAggregateKind};
@@ -34,6 +39,52 @@ pub struct JobCounters {
     pub windows: Vec<Arc<OperatorMetrics>>,
     /// Malformed records the source skipped (`ignore-parse-errors`).
     pub malformed_skipped: Arc<std::sync::atomic::AtomicU64>,
+    /// Checkpoint figures, when the job checkpoints.
+    pub checkpoints: Option<Arc<CheckpointStats>>,
+}
+
+/// How a job checkpoints: where, how often, and the epoch it resumes from.
+#[derive(Debug, Clone)]
+pub struct Checkpointing {
+    /// The server's store.
+    pub store: Arc<Store>,
+    /// The job's key space.
+    pub key: JobKey,
+    /// Time between checkpoints.
+    pub interval: Duration,
+    /// The last durable epoch, when the job resumes.
+    pub recovered: Option<Recovered>,
+}
+
+/// The checkpoint side of a job being spawned.
+struct Participants {
+    coordinator: Coordinator,
+    handle: CheckpointHandle,
+    config: Checkpointing,
+}
+
+impl Participants {
+    /// The instance's namespace, with its state loaded when the job resumes.
+    fn operator(
+        &self,
+        group: OperatorGroup,
+        instance: usize,
+        operator: &mut dyn Operator,
+    ) -> Result<OperatorCheckpoint, StreamError> {
+        let namespace = self.config.key.operator(group, instance);
+        if self.config.recovered.is_some() {
+            let entries = self
+                .config
+                .store
+                .state_entries(&namespace)
+                .map_err(|e| StreamError::Checkpoint(e.to_string()))?;
+            operator.restore(&StateEntries::new(entries))?;
+        }
+        Ok(OperatorCheckpoint {
+            handle: self.handle.clone(),
+            namespace,
+        })
+    }
 }
 
 impl JobCounters {
@@ -44,18 +95,56 @@ impl JobCounters {
 }
 
 /// Spawns the tasks of `plan` reading `splits` and writing to `sink` onto `tasks`; splits
-/// without rows for `idle_timeout` stop holding back the watermark.
+/// without rows for `idle_timeout` stop holding back the watermark. With `checkpointing`, a
+/// coordinator task takes checkpoints, and a resumed job's operators reload their state.
 pub fn spawn(
     plan: &StreamPlan,
     splits: Vec<Box<dyn SplitReader>>,
     parallelism: usize,
     sink: Box<dyn SinkWriter>,
     idle_timeout: Option<std::time::Duration>,
+    checkpointing: Option<Checkpointing>,
     tasks: &mut JoinSet<Result<(), StreamError>>,
 ) -> Result<JobCounters, StreamError> {
     let mut source_spec = plan.source.spec.clone();
     source_spec.idle_timeout = idle_timeout;
     let mut counters = JobCounters::default();
+    let mut participants = match checkpointing {
+        Some(config) => {
+            let epoch = match &config.recovered {
+                Some(recovered) => {
+                    if recovered.meta.parallelism != parallelism
+                        || recovered.meta.splits != splits.len()
+                    {
+                        return Err(StreamError::Checkpoint(format!(
+                            "the job's state was written with parallelism {} and {} source splits; it now runs with parallelism {parallelism} and {} splits, and state cannot be redistributed yet",
+                            recovered.meta.parallelism,
+                            recovered.meta.splits,
+                            splits.len()
+                        )));
+                    }
+                    recovered.meta.epoch
+                }
+                None => 0,
+            };
+            let stats = Arc::new(CheckpointStats::default());
+            counters.checkpoints = Some(stats.clone());
+            let (coordinator, handle) = Coordinator::new(
+                config.store.clone(),
+                config.key.clone(),
+                config.interval,
+                parallelism,
+                epoch,
+                stats,
+            );
+            Some(Participants {
+                coordinator,
+                handle,
+                config,
+            })
+        }
+        None => None,
+    };
     let window_at = plan
         .stages
         .iter()
@@ -67,7 +156,16 @@ pub fn spawn(
 
     // The merge in front of the sink.
     let (sink_sender, sink_receiver) = edge();
-    tasks.spawn(run_sink(sink, sink_receiver));
+    let sink_checkpointing = participants.as_mut().map(|p| SinkCheckpointing {
+        handle: p.handle.clone(),
+        namespace: p.config.key.sink(),
+        commits: p.coordinator.add_sink(),
+    });
+    tasks.spawn(run_sink_checkpointed(
+        sink,
+        sink_receiver,
+        sink_checkpointing,
+    ));
     let mut merge_inputs = Vec::new();
 
     // Keyed instances: the window and what follows it.
@@ -92,17 +190,23 @@ pub fn spawn(
                 window_receivers[instance].push(receiver);
             }
         }
-        for receivers in window_receivers.drain(..) {
-            let mut operators = operators(post)?;
+        for (instance, receivers) in window_receivers.drain(..).enumerate() {
+            let operators = operators(post)?;
             if let Some(first) = operators.first() {
                 counters.windows.push(first.metrics().clone());
             }
+            let mut chain = Chain::new(operators);
+            let checkpoint = participants
+                .as_ref()
+                .map(|p| p.operator(OperatorGroup::Keyed, instance, &mut chain))
+                .transpose()?;
             let (sender, receiver) = edge();
             merge_inputs.push(receiver);
-            tasks.spawn(run_operator(
-                Box::new(Chain::new(std::mem::take(&mut operators))),
+            tasks.spawn(run_checkpointed(
+                Box::new(chain),
                 receivers,
                 Output::Forward(sender),
+                checkpoint,
             ));
         }
     }
@@ -111,13 +215,30 @@ pub fn spawn(
     let split_count = splits.len();
     for (index, reader) in splits.into_iter().enumerate() {
         let (source_sender, source_receiver) = edge();
-        tasks.spawn(run_source(
+        let source_checkpointing = participants.as_mut().map(|p| SourceCheckpointing {
+            handle: p.handle.clone(),
+            split: index,
+            triggers: p.coordinator.add_source(),
+            restore: p
+                .config
+                .recovered
+                .as_ref()
+                .and_then(|r| r.splits.get(index).cloned()),
+        });
+        tasks.spawn(run_source_checkpointed(
             reader,
             source_spec.clone(),
             Output::Forward(source_sender),
+            source_checkpointing,
         ));
-        let mut chain: Vec<Box<dyn Operator>> = vec![Box::new(Probe::new(counters.source.clone()))];
-        chain.extend(operators(pre)?);
+        let mut operators: Vec<Box<dyn Operator>> =
+            vec![Box::new(Probe::new(counters.source.clone()))];
+        operators.extend(self::operators(pre)?);
+        let mut chain = Chain::new(operators);
+        let checkpoint = participants
+            .as_ref()
+            .map(|p| p.operator(OperatorGroup::Source, index, &mut chain))
+            .transpose()?;
         let output = if window_at.is_some() {
             let senders: Vec<_> = window_senders
                 .iter()
@@ -132,10 +253,11 @@ pub fn spawn(
             merge_inputs.push(receiver);
             Output::Forward(sender)
         };
-        tasks.spawn(run_operator(
-            Box::new(Chain::new(chain)),
+        tasks.spawn(run_checkpointed(
+            Box::new(chain),
             vec![source_receiver],
             output,
+            checkpoint,
         ));
     }
     // The partition outputs hold clones; drop the originals so channels close with the tasks.
@@ -149,13 +271,20 @@ pub fn spawn(
             Ok(())
         });
     }
-    tasks.spawn(run_operator(
-        Box::new(Chain::new(vec![Box::new(Probe::new(
-            counters.output.clone(),
-        ))])),
+    let mut merge = Chain::new(vec![Box::new(Probe::new(counters.output.clone()))]);
+    let checkpoint = participants
+        .as_ref()
+        .map(|p| p.operator(OperatorGroup::Merge, 0, &mut merge))
+        .transpose()?;
+    tasks.spawn(run_checkpointed(
+        Box::new(merge),
         merge_inputs,
         Output::Forward(sink_sender),
+        checkpoint,
     ));
+    if let Some(participants) = participants {
+        tasks.spawn(participants.coordinator.run());
+    }
     Ok(counters)
 }
 

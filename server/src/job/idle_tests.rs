@@ -54,6 +54,7 @@ async fn rows_emitted(idle_timeout: Option<Duration>, wait: Duration) -> usize {
         1,
         Box::new(Collect(output.clone())),
         idle_timeout,
+        None,
         &mut tasks,
     )
     .expect("spawn");

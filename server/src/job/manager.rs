@@ -19,7 +19,9 @@ use runnel_engine::stream::sink::SinkWriter;
 use runnel_sql::streaming::StreamPlan;
 use tokio::task::AbortHandle;
 
-use super::{Job, JobCounters, progress};
+use super::{Checkpointing, Job, JobCounters, progress};
+use runnel_engine::Store;
+use std::time::Duration;
 
 /// How a job stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +57,9 @@ struct Entry {
 /// The jobs of one server.
 pub struct JobManager {
     parallelism: usize,
+    /// Where jobs checkpoint and how often by default; `None`: jobs do not checkpoint (tests,
+    /// `runnel run`).
+    checkpoints: Option<(Arc<Store>, Duration)>,
     jobs: Mutex<BTreeMap<u64, Entry>>,
     next_id: Mutex<u64>,
 }
@@ -82,9 +87,48 @@ impl JobManager {
     pub fn new(parallelism: usize) -> Self {
         JobManager {
             parallelism: parallelism.max(1),
+            checkpoints: None,
             jobs: Mutex::new(BTreeMap::new()),
             next_id: Mutex::new(1),
         }
+    }
+
+    /// Jobs that ask for it checkpoint into `store`, every `interval` unless they set their own.
+    pub fn with_checkpoints(mut self, store: Arc<Store>, interval: Duration) -> Self {
+        self.checkpoints = Some((store, interval));
+        self
+    }
+
+    /// The store jobs checkpoint into and the default interval, if jobs checkpoint.
+    pub fn checkpoints(&self) -> Option<(Arc<Store>, Duration)> {
+        self.checkpoints.clone()
+    }
+
+    /// Records a job that already finished before this server started (a materialized view
+    /// whose bounded input was done and durable): listed, nothing to run.
+    pub fn record_finished(&self, name: String, target: String, source: String) -> u64 {
+        let id = self.next_id();
+        let supervisor = tokio::spawn(async {});
+        lock(&self.jobs).insert(
+            id,
+            Entry {
+                name,
+                target,
+                source,
+                started: SystemTime::now(),
+                counters: Arc::new(JobCounters::default()),
+                status: Arc::new(Mutex::new(JobStatus::Finished)),
+                supervisor: supervisor.abort_handle(),
+            },
+        );
+        id
+    }
+
+    fn next_id(&self) -> u64 {
+        let mut next = lock(&self.next_id);
+        let id = *next;
+        *next += 1;
+        id
     }
 
     /// How many instances of each keyed operator a job runs.
@@ -100,17 +144,13 @@ impl JobManager {
         target: String,
         plan: &StreamPlan,
         sink: Box<dyn SinkWriter>,
+        checkpointing: Option<Checkpointing>,
     ) -> Result<u64, StreamError> {
-        let mut job = Job::start(plan, self.parallelism, sink)?;
+        let mut job = Job::start_checkpointed(plan, self.parallelism, sink, checkpointing)?;
         let counters = job.counters();
         let status = Arc::new(Mutex::new(JobStatus::Running));
         let recorded = status.clone();
-        let id = {
-            let mut next = lock(&self.next_id);
-            let id = *next;
-            *next += 1;
-            id
-        };
+        let id = self.next_id();
         let supervisor = tokio::spawn(async move {
             let outcome = job.wait().await;
             let status = match outcome {
@@ -179,6 +219,9 @@ impl JobManager {
             Field::new("rows_out", DataType::Int64, false),
             Field::new("late_rows_dropped", DataType::Int64, false),
             Field::new("malformed_skipped", DataType::Int64, false),
+            Field::new("checkpoint_epoch", DataType::Int64, true),
+            Field::new("checkpoint_duration_ms", DataType::Int64, true),
+            Field::new("checkpoint_bytes", DataType::Int64, true),
             Field::new(
                 "started",
                 DataType::Timestamp(TimeUnit::Millisecond, None),
@@ -200,6 +243,9 @@ impl JobManager {
         let mut rows_out = Vec::with_capacity(jobs.len());
         let mut late = Vec::with_capacity(jobs.len());
         let mut skipped = Vec::with_capacity(jobs.len());
+        let mut epochs = Vec::with_capacity(jobs.len());
+        let mut durations = Vec::with_capacity(jobs.len());
+        let mut sizes = Vec::with_capacity(jobs.len());
         let mut started = Vec::with_capacity(jobs.len());
         let mut errors = Vec::with_capacity(jobs.len());
         for (id, entry) in jobs.iter() {
@@ -215,6 +261,14 @@ impl JobManager {
             rows_out.push(now.rows_out as i64);
             late.push(now.late_rows as i64);
             skipped.push(now.malformed_skipped as i64);
+            let checkpoints = entry
+                .counters
+                .checkpoints
+                .as_ref()
+                .filter(|c| c.epoch() > 0);
+            epochs.push(checkpoints.map(|c| c.epoch() as i64));
+            durations.push(checkpoints.map(|c| c.duration_ms() as i64));
+            sizes.push(checkpoints.map(|c| c.bytes() as i64));
             started.push(
                 entry
                     .started
@@ -236,6 +290,9 @@ impl JobManager {
             Arc::new(Int64Array::from(rows_out)),
             Arc::new(Int64Array::from(late)),
             Arc::new(Int64Array::from(skipped)),
+            Arc::new(Int64Array::from(epochs)),
+            Arc::new(Int64Array::from(durations)),
+            Arc::new(Int64Array::from(sizes)),
             Arc::new(TimestampMillisecondArray::from(started)),
             Arc::new(StringArray::from(errors)),
         ];

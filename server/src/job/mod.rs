@@ -12,6 +12,8 @@ pub mod manager;
 pub mod planning;
 #[cfg(test)]
 mod property_tests;
+#[cfg(test)]
+mod recovery_tests;
 
 use std::sync::Arc;
 
@@ -23,7 +25,7 @@ use runnel_sql::streaming::StreamPlan;
 use tokio::task::JoinSet;
 
 pub use conform::Conform;
-pub use graph::JobCounters;
+pub use graph::{Checkpointing, JobCounters};
 pub use manager::{JobManager, JobStatus};
 
 /// A running streaming job.
@@ -63,10 +65,29 @@ impl Job {
         parallelism: usize,
         sink: Box<dyn SinkWriter>,
     ) -> Result<Job, StreamError> {
+        Job::start_checkpointed(plan, parallelism, sink, None)
+    }
+
+    /// [`Job::start`] for a job that checkpoints (and resumes from its last durable epoch when
+    /// `checkpointing` carries one: sources seek to the recorded positions).
+    pub fn start_checkpointed(
+        plan: &StreamPlan,
+        parallelism: usize,
+        sink: Box<dyn SinkWriter>,
+        checkpointing: Option<graph::Checkpointing>,
+    ) -> Result<Job, StreamError> {
         let table = &plan.source.table;
-        let source =
-            registry::open_source(table.options(), &table.physical_schema, parallelism.max(1))
-                .map_err(|e| StreamError::Source(format!("table \"{}\": {e}", table.name())))?;
+        let resume = checkpointing
+            .as_ref()
+            .and_then(|c| c.recovered.as_ref())
+            .map(|r| r.positions());
+        let source = registry::open_source(
+            table.options(),
+            &table.physical_schema,
+            parallelism.max(1),
+            resume.as_ref(),
+        )
+        .map_err(|e| StreamError::Source(format!("table \"{}\": {e}", table.name())))?;
         let mut tasks = JoinSet::new();
         let mut counters = graph::spawn(
             plan,
@@ -74,6 +95,7 @@ impl Job {
             parallelism,
             sink,
             source.idle_timeout,
+            checkpointing,
             &mut tasks,
         )?;
         counters.malformed_skipped = source.skipped;

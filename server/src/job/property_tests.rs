@@ -45,7 +45,7 @@ pub(super) const QUERIES: [&str; 5] = [
 pub(super) type Row = (i64, Option<u8>, i64);
 
 /// Rows whose event times wander: mostly forward, sometimes back by up to 3 s (late rows).
-fn rows() -> impl Strategy<Value = Vec<Row>> {
+pub(super) fn rows() -> impl Strategy<Value = Vec<Row>> {
     prop::collection::vec(
         (
             -3_000i64..5_000,
@@ -68,7 +68,7 @@ fn rows() -> impl Strategy<Value = Vec<Row>> {
 
 /// A split reading its rows in batches of `size`.
 pub(super) struct Rows {
-    batches: Vec<RecordBatch>,
+    pub(super) batches: Vec<RecordBatch>,
     schema: SchemaRef,
 }
 
@@ -143,15 +143,22 @@ async fn run(
         parallelism,
         Box::new(Collect(output.clone())),
         None,
+        None,
         &mut tasks,
     )
     .expect("spawn");
     while let Some(outcome) = tasks.join_next().await {
         outcome.expect("task").expect("job");
     }
+    let lines = lines(&output.lock().expect("collector"));
+    (lines, counters.late_rows())
+}
+
+/// Rows as sorted text lines (NULL spelled out).
+pub(super) fn lines(batches: &[RecordBatch]) -> Vec<String> {
     let options = FormatOptions::default().with_null("NULL");
     let mut lines = Vec::new();
-    for batch in output.lock().expect("collector").iter() {
+    for batch in batches {
         let formatters: Vec<_> = batch
             .columns()
             .iter()
@@ -166,7 +173,7 @@ async fn run(
         }
     }
     lines.sort();
-    (lines, counters.late_rows())
+    lines
 }
 
 pub(super) async fn plans() -> Vec<StreamPlan> {

@@ -23,12 +23,21 @@ use runnel_sql::streaming::{StreamPlan, StreamTable};
 use runnel_sql::{Catalog, SqlError, SqlState, ddl};
 use tokio::sync::mpsc;
 
+use std::time::Duration;
+
+use runnel_engine::StoreWrite;
+use runnel_engine::checkpoint::{JobKey, Recovered, StateEntries};
+use runnel_engine::table::snapshot::SnapshotTable;
+
 use super::execute::{Executed, Notice, Outcome};
 use super::{Session, rows};
 use crate::job::planning::{
     bind_connector_table, open_sink_writer, plan_insert, plan_stream, validate_source,
 };
-use crate::job::{Job, JobManager, job_error};
+use crate::job::{Checkpointing, Job, JobManager, job_error};
+
+/// The session setting (Flink's name) of a job's checkpoint interval.
+pub const CHECKPOINT_INTERVAL: &str = "execution.checkpointing.interval";
 
 /// A statement that runs as (or explains) a streaming job.
 #[derive(Debug, Clone)]
@@ -101,13 +110,25 @@ pub async fn plan_materialized_view(
     Ok(plan)
 }
 
+/// The key space of materialized view `name`'s job in the store.
+pub fn view_job_key(name: &str) -> JobKey {
+    JobKey::new(&format!("view:{name}"))
+}
+
 /// Starts the job of materialized view `name` (whose query is `plan`) publishing into the
 /// view's table.
+///
+/// When the server checkpoints, the job checkpoints every `interval` (the server's default when
+/// `None`). With `resume`, a view whose job has a durable epoch gets that epoch's rows back at
+/// once and its job continues from there (a finished job is only listed); otherwise the view
+/// starts empty and its job from the beginning of its input.
 pub fn start_view_job(
     catalog: &Catalog,
     jobs: &JobManager,
     name: &str,
     plan: &StreamPlan,
+    resume: bool,
+    interval: Option<Duration>,
 ) -> Result<u64, SqlError> {
     let Some(CatalogObject::MaterializedView { table, .. }) = catalog.get(name) else {
         return Err(SqlError::new(
@@ -115,18 +136,89 @@ pub fn start_view_job(
             format!("materialized view \"{name}\" does not exist"),
         ));
     };
-    table.clear();
+    let job_name = format!("materialized view {name}");
+    let Some((store, default_interval)) = jobs.checkpoints() else {
+        table.clear();
+        return jobs
+            .start(
+                job_name,
+                name.to_string(),
+                plan,
+                Box::new(table.writer()),
+                None,
+            )
+            .map_err(|e| job_error(name, e));
+    };
+    let key = view_job_key(name);
+    let state_error = |e: &dyn std::fmt::Display| {
+        SqlError::new(
+            SqlState::INTERNAL_ERROR,
+            format!("materialized view \"{name}\": cannot read its checkpointed state: {e}"),
+        )
+    };
+    let recovered = if resume {
+        Recovered::load(&store, &key).map_err(|e| state_error(&e))?
+    } else {
+        // A new view: nothing of an earlier view of the same name may leak into it.
+        let mut write = StoreWrite::default();
+        write.delete_state_prefix(key.prefix().to_vec());
+        store.commit(write).map_err(|e| state_error(&e))?;
+        None
+    };
+    match &recovered {
+        Some(recovered) => {
+            let entries = store
+                .state_entries(&key.sink())
+                .map_err(|e| state_error(&e))?;
+            let rows = SnapshotTable::decode_segments(&StateEntries::new(entries))
+                .map_err(|e| state_error(&e))?;
+            table.restore(rows).map_err(|e| state_error(&e))?;
+            if recovered.meta.finished {
+                return Ok(jobs.record_finished(
+                    job_name,
+                    name.to_string(),
+                    plan.source.table.name().to_string(),
+                ));
+            }
+        }
+        None => table.clear(),
+    }
+    let interval = recovered
+        .as_ref()
+        .map(|r| r.meta.interval_ms)
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .or(interval)
+        .unwrap_or(default_interval);
+    let checkpointing = Checkpointing {
+        store,
+        key,
+        interval,
+        recovered,
+    };
     jobs.start(
-        format!("materialized view {name}"),
+        job_name,
         name.to_string(),
         plan,
-        Box::new(table.writer()),
+        Box::new(table.checkpointed_writer()),
+        Some(checkpointing),
     )
     .map_err(|e| job_error(name, e))
 }
 
-/// Restarts the jobs of every stored materialized view (after the catalog was restored).
-/// Their state is not durable yet: each job reads its input again from the beginning.
+/// Deletes what the job of materialized view `name` checkpointed (the view was dropped).
+pub fn forget_view_state(jobs: &JobManager, name: &str) {
+    if let Some((store, _)) = jobs.checkpoints() {
+        let mut write = StoreWrite::default();
+        write.delete_state_prefix(view_job_key(name).prefix().to_vec());
+        if let Err(error) = store.commit(write) {
+            tracing::warn!(view = name, %error, "cannot delete the state of a dropped materialized view");
+        }
+    }
+}
+
+/// Restarts the jobs of every stored materialized view (after the catalog was restored), each
+/// from its last durable epoch.
 pub async fn restart_materialized_views(
     catalog: &Catalog,
     jobs: &JobManager,
@@ -152,7 +244,7 @@ pub async fn restart_materialized_views(
                 ));
             };
             let plan = plan_materialized_view(state, create, &parsed).await?;
-            start_view_job(catalog, jobs, &def.name, &plan)
+            start_view_job(catalog, jobs, &def.name, &plan, true, None)
         }
         .await;
         if let Err(error) = result {
@@ -213,7 +305,13 @@ impl Session {
                 let writer = open_sink_writer(sink)?;
                 let id = self
                     .jobs
-                    .start(format!("INSERT INTO {name}"), name.clone(), plan, writer)
+                    .start(
+                        format!("INSERT INTO {name}"),
+                        name.clone(),
+                        plan,
+                        writer,
+                        None,
+                    )
                     .map_err(|e| job_error(&name, e))?;
                 let mut executed = Executed::new(Outcome::Command {
                     command: "INSERT".into(),
@@ -313,7 +411,9 @@ impl Session {
                 vec![plan.source.table.name().to_string()],
             )
             .map_err(|e| e.at(map.find_identifier(&name)))?;
-        if let Err(error) = start_view_job(&self.catalog, &self.jobs, &name, &plan) {
+        let interval = self.checkpoint_interval()?;
+        if let Err(error) = start_view_job(&self.catalog, &self.jobs, &name, &plan, false, interval)
+        {
             // Nothing may claim to exist that does not run.
             let _ = self
                 .catalog
@@ -327,7 +427,28 @@ impl Session {
     pub(super) fn stop_jobs_of(&self, dropped: &[String]) {
         for name in dropped {
             self.jobs.stop_target(name);
+            forget_view_state(&self.jobs, name);
         }
+    }
+
+    /// `SET 'execution.checkpointing.interval'`, when the session set it.
+    fn checkpoint_interval(&self) -> Result<Option<Duration>, SqlError> {
+        let Ok(value) = self.settings().get(CHECKPOINT_INTERVAL) else {
+            return Ok(None);
+        };
+        let interval = runnel_connectors::options::parse_duration(&value).map_err(|e| {
+            SqlError::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("invalid value for \"{CHECKPOINT_INTERVAL}\": {e}"),
+            )
+        })?;
+        if interval < Duration::from_millis(10) {
+            return Err(SqlError::new(
+                SqlState::INVALID_PARAMETER_VALUE,
+                format!("\"{CHECKPOINT_INTERVAL}\" must be at least 10 ms, got '{value}'"),
+            ));
+        }
+        Ok(Some(interval))
     }
 }
 

@@ -1,7 +1,7 @@
 //! Window aggregation: rows grouped by window and key, aggregated with DataFusion's
 //! accumulators, emitted once per window when the watermark passes its end.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, UInt32Array};
@@ -18,6 +18,8 @@ use super::super::message::WATERMARK_MIN;
 use super::super::{EventTime, Message, Operator, OperatorMetrics, StreamBatch, StreamError};
 use super::WindowKind;
 use super::layout::{Evaluated, Layout};
+use super::state;
+use crate::checkpoint::{StateEntries, StateWriter};
 
 /// What a window aggregation computes.
 #[derive(Debug, Clone)]
@@ -52,6 +54,12 @@ pub struct WindowAggregate {
     /// Open windows by `(end, start)`: firing order.
     open: BTreeMap<(EventTime, EventTime), WindowState>,
     watermark: EventTime,
+    /// Windows updated since the last checkpoint barrier (their state is written at the next).
+    dirty: BTreeSet<(EventTime, EventTime)>,
+    /// Windows fired since the last checkpoint barrier (their state is deleted at the next).
+    fired: Vec<(EventTime, EventTime)>,
+    /// The watermark changed since the last checkpoint barrier.
+    watermark_dirty: bool,
     metrics: Arc<OperatorMetrics>,
 }
 
@@ -80,6 +88,9 @@ impl WindowAggregate {
             spec,
             open: BTreeMap::new(),
             watermark: WATERMARK_MIN,
+            dirty: BTreeSet::new(),
+            fired: Vec::new(),
+            watermark_dirty: false,
             metrics: Arc::default(),
         })
     }
@@ -135,6 +146,7 @@ impl WindowAggregate {
             let state = self.new_window()?;
             self.open.insert(window, state);
         }
+        self.dirty.insert(window);
         let Some(state) = self.open.get_mut(&window) else {
             return Err(StreamError::Internal("window state vanished".into()));
         };
@@ -164,6 +176,9 @@ impl WindowAggregate {
                 break;
             }
             let mut state = entry.remove();
+            // Fired: its state leaves the store at the next barrier.
+            self.dirty.remove(&(end, start));
+            self.fired.push((end, start));
             let key_columns = match state.groups.as_mut() {
                 Some(groups) => groups.emit(EmitTo::All)?,
                 None => Vec::new(),
@@ -271,6 +286,7 @@ impl Operator for WindowAggregate {
         }
         self.fire(watermark, out)?;
         self.watermark = watermark;
+        self.watermark_dirty = true;
         out.push(Message::Watermark(watermark));
         Ok(())
     }
@@ -281,7 +297,91 @@ impl Operator for WindowAggregate {
         Ok(())
     }
 
+    fn checkpoint(&mut self, writer: &mut StateWriter) -> Result<(), StreamError> {
+        for window in std::mem::take(&mut self.fired) {
+            writer.delete(&state::window_key(window));
+        }
+        for window in std::mem::take(&mut self.dirty) {
+            let value = self.snapshot_window(window)?;
+            writer.put(&state::window_key(window), value);
+        }
+        if std::mem::take(&mut self.watermark_dirty) {
+            writer.put(
+                state::WATERMARK_KEY,
+                state::encode_watermark(self.watermark),
+            );
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, entries: &StateEntries) -> Result<(), StreamError> {
+        for (key, value) in entries.iter() {
+            if key == state::WATERMARK_KEY {
+                self.watermark = state::decode_watermark(value)?;
+                continue;
+            }
+            let window = state::parse_window_key(key)?;
+            let (columns, rows) = state::decode_columns(value)?;
+            let mut restored = self.new_window()?;
+            self.load_window(&mut restored, &columns, rows)?;
+            self.open.insert(window, restored);
+        }
+        Ok(())
+    }
+
     fn metrics(&self) -> &Arc<OperatorMetrics> {
         &self.metrics
+    }
+}
+
+impl WindowAggregate {
+    /// The state of one open window as bytes: its group keys, then each aggregate's
+    /// intermediate state. Taking the state empties the accumulators, so the window is rebuilt
+    /// from what was taken (merging a state into fresh accumulators gives back the same state).
+    fn snapshot_window(&mut self, window: (EventTime, EventTime)) -> Result<Vec<u8>, StreamError> {
+        let Some(current) = self.open.get_mut(&window) else {
+            return Err(StreamError::Internal("a dirty window has no state".into()));
+        };
+        let mut columns = match current.groups.as_mut() {
+            Some(groups) => groups.emit(EmitTo::All)?,
+            None => Vec::new(),
+        };
+        for accumulator in &mut current.accumulators {
+            columns.extend(accumulator.state(EmitTo::All)?);
+        }
+        let rows = columns.first().map_or(1, |c| c.len());
+        let mut rebuilt = self.new_window()?;
+        self.load_window(&mut rebuilt, &columns, rows)?;
+        self.open.insert(window, rebuilt);
+        state::encode_columns(columns)
+    }
+
+    /// Fills a fresh window from state columns written by [`Self::snapshot_window`].
+    fn load_window(
+        &self,
+        window: &mut WindowState,
+        columns: &[ArrayRef],
+        rows: usize,
+    ) -> Result<(), StreamError> {
+        let keys = self.spec.keys.len();
+        let widths = state::state_widths(&self.spec.aggregates)?;
+        state::check_width(columns, keys + widths.iter().sum::<usize>())?;
+        let groups = match window.groups.as_mut() {
+            Some(groups) => {
+                groups.intern(&columns[..keys], &mut window.group_ids)?;
+                groups.len()
+            }
+            None => {
+                window.group_ids.clear();
+                window.group_ids.resize(rows, 0);
+                1
+            }
+        };
+        let mut at = keys;
+        for (accumulator, width) in window.accumulators.iter_mut().zip(widths) {
+            accumulator.merge_batch(&columns[at..at + width], &window.group_ids, groups)?;
+            at += width;
+        }
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ mod aggregate;
 mod assign;
 mod layout;
 mod session;
+mod state;
 
 pub use aggregate::{WindowAggregate, WindowAggregateSpec};
 pub use assign::WindowKind;

@@ -21,6 +21,8 @@ use datafusion::scalar::ScalarValue;
 use super::super::message::WATERMARK_MIN;
 use super::super::{EventTime, Message, Operator, OperatorMetrics, StreamBatch, StreamError};
 use super::layout::{Evaluated, Layout};
+use super::state;
+use crate::checkpoint::{StateEntries, StateWriter};
 
 /// What a session-window aggregation computes.
 #[derive(Debug, Clone)]
@@ -59,6 +61,8 @@ pub struct SessionAggregate {
     by_end: BTreeSet<(EventTime, usize, EventTime)>,
     watermark: EventTime,
     group_ids: Vec<usize>,
+    /// Sessions or the watermark changed since the last checkpoint barrier.
+    dirty: bool,
     metrics: Arc<OperatorMetrics>,
 }
 
@@ -102,6 +106,7 @@ impl SessionAggregate {
             by_end: BTreeSet::new(),
             watermark: WATERMARK_MIN,
             group_ids: Vec::new(),
+            dirty: false,
             spec,
             metrics: Arc::default(),
         })
@@ -253,6 +258,7 @@ impl Operator for SessionAggregate {
             return Ok(());
         }
         self.metrics.add_rows_in(rows);
+        self.dirty = true;
         let evaluated = self.layout.evaluate(&batch.data)?;
         let mut group_ids = std::mem::take(&mut self.group_ids);
         match self.groups.as_mut() {
@@ -329,6 +335,7 @@ impl Operator for SessionAggregate {
         if watermark <= self.watermark {
             return Ok(());
         }
+        self.dirty = true;
         let emitted_under = self.watermark;
         let due: Vec<usize> = self
             .by_end
@@ -355,7 +362,148 @@ impl Operator for SessionAggregate {
         Ok(())
     }
 
+    fn checkpoint(&mut self, writer: &mut StateWriter) -> Result<(), StreamError> {
+        if !std::mem::take(&mut self.dirty) {
+            return Ok(());
+        }
+        writer.put(
+            state::WATERMARK_KEY,
+            state::encode_watermark(self.watermark),
+        );
+        match self.snapshot()? {
+            Some(value) => writer.put(state::ALL_KEY, value),
+            None => writer.delete(state::ALL_KEY),
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, entries: &StateEntries) -> Result<(), StreamError> {
+        for (key, value) in entries.iter() {
+            if key == state::WATERMARK_KEY {
+                self.watermark = state::decode_watermark(value)?;
+            } else if key == state::ALL_KEY {
+                self.load(value)?;
+            }
+        }
+        Ok(())
+    }
+
     fn metrics(&self) -> &Arc<OperatorMetrics> {
         &self.metrics
+    }
+}
+
+impl SessionAggregate {
+    /// Every open session as one batch: key columns, start, end, then each aggregate's
+    /// intermediate state. `None` without open sessions. Taking an accumulator's state may
+    /// consume it, so each is rebuilt from the state taken.
+    fn snapshot(&mut self) -> Result<Option<Vec<u8>>, StreamError> {
+        if self.by_end.is_empty() {
+            return Ok(None);
+        }
+        let keys = self.spec.keys.len();
+        let mut key_columns: Vec<Vec<ScalarValue>> = vec![Vec::new(); keys];
+        let mut starts = Vec::new();
+        let mut ends = Vec::new();
+        let mut states: Vec<Vec<ScalarValue>> = Vec::new();
+        let mut fresh = Vec::new();
+        for (group, sessions) in self.sessions.iter_mut().enumerate() {
+            for session in sessions.iter_mut() {
+                if let Some(values) = self.key_values.get(group) {
+                    for (column, value) in key_columns.iter_mut().zip(values) {
+                        column.push(value.clone());
+                    }
+                }
+                starts.push(session.start);
+                ends.push(session.end);
+                let mut at = 0;
+                for accumulator in session.accumulators.iter_mut() {
+                    let values = accumulator.state()?;
+                    for value in &values {
+                        if states.len() <= at {
+                            states.push(Vec::new());
+                        }
+                        states[at].push(value.clone());
+                        at += 1;
+                    }
+                    fresh.push(values);
+                }
+            }
+        }
+        // Rebuild the accumulators from the states just taken, in the same order.
+        let mut taken = fresh.into_iter();
+        for sessions in self.sessions.iter_mut() {
+            for session in sessions.iter_mut() {
+                for (index, accumulator) in session.accumulators.iter_mut().enumerate() {
+                    let values = taken
+                        .next()
+                        .ok_or_else(|| StreamError::Internal("session state count".into()))?;
+                    let mut rebuilt = self.spec.aggregates[index].create_accumulator()?;
+                    let arrays = values
+                        .iter()
+                        .map(|v| v.to_array())
+                        .collect::<Result<Vec<_>, _>>()?;
+                    rebuilt.merge_batch(&arrays)?;
+                    *accumulator = rebuilt;
+                }
+            }
+        }
+        let mut columns = Vec::with_capacity(keys + 2 + states.len());
+        for column in key_columns {
+            columns.push(ScalarValue::iter_to_array(column)?);
+        }
+        columns.push(
+            std::sync::Arc::new(datafusion::arrow::array::Int64Array::from(starts))
+                as datafusion::arrow::array::ArrayRef,
+        );
+        columns.push(std::sync::Arc::new(
+            datafusion::arrow::array::Int64Array::from(ends),
+        ));
+        for column in states {
+            columns.push(ScalarValue::iter_to_array(column)?);
+        }
+        state::encode_columns(columns).map(Some)
+    }
+
+    /// Reloads the sessions written by [`Self::snapshot`].
+    fn load(&mut self, bytes: &[u8]) -> Result<(), StreamError> {
+        use datafusion::arrow::array::AsArray;
+        use datafusion::arrow::datatypes::Int64Type;
+        let (columns, rows) = state::decode_columns(bytes)?;
+        let keys = self.spec.keys.len();
+        let widths = state::state_widths(&self.spec.aggregates)?;
+        state::check_width(&columns, keys + 2 + widths.iter().sum::<usize>())?;
+        let mut group_ids = Vec::new();
+        match self.groups.as_mut() {
+            Some(groups) => groups.intern(&columns[..keys], &mut group_ids)?,
+            None => group_ids.resize(rows, 0),
+        }
+        let total = self.groups.as_ref().map_or(1, |g| g.len());
+        self.sessions.resize_with(total, Vec::new);
+        self.key_values.resize_with(total, Vec::new);
+        let starts = columns[keys].as_primitive::<Int64Type>();
+        let ends = columns[keys + 1].as_primitive::<Int64Type>();
+        for (row, &group) in group_ids.iter().enumerate() {
+            if self.key_values[group].is_empty() && keys > 0 {
+                self.key_values[group] = columns[..keys]
+                    .iter()
+                    .map(|c| ScalarValue::try_from_array(c, row))
+                    .collect::<Result<Vec<_>, _>>()?;
+            }
+            let (start, end) = (starts.value(row), ends.value(row));
+            let mut session = self.new_session(start, end)?;
+            let mut at = keys + 2;
+            for (accumulator, width) in session.accumulators.iter_mut().zip(&widths) {
+                let slice: Vec<_> = columns[at..at + width]
+                    .iter()
+                    .map(|c| c.slice(row, 1))
+                    .collect();
+                accumulator.merge_batch(&slice)?;
+                at += width;
+            }
+            self.by_end.insert((end, group, start));
+            self.sessions[group].push(session);
+        }
+        Ok(())
     }
 }
