@@ -15,9 +15,9 @@ use crate::kafka_broker::{
 };
 
 /// 2026-01-01 00:00:00 UTC in epoch milliseconds.
-const BASE: i64 = 1_767_225_600_000;
+pub(crate) const BASE: i64 = 1_767_225_600_000;
 
-fn timestamp_text(millis: i64) -> String {
+pub(crate) fn timestamp_text(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis)
         .expect("timestamp")
         .format("%Y-%m-%d %H:%M:%S")
@@ -50,7 +50,7 @@ fn orders_table(name: &str, topic: &str, extra_columns: &str, extra_options: &st
 }
 
 /// Polls `sql` until it returns `count` rows (or fails the test after `timeout`).
-async fn rows_when(
+pub(crate) async fn rows_when(
     client: &Client,
     sql: &str,
     count: usize,

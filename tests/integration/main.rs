@@ -2,6 +2,7 @@
 //! directory, driven by real clients (tokio-postgres, psql, Python drivers, the sqllogictest
 //! runner). One test binary with modules keeps link time low.
 
+mod checkpoints;
 mod clients;
 mod errors;
 mod harness;
