@@ -77,7 +77,15 @@ fn splits(
 
 /// Runs `plan` over `rows` with checkpoints every 3 ms, killing it after each of `crashes`
 /// (milliseconds) and resuming it from the store, then lets it finish. Returns the view's rows.
-async fn run_with_crashes(
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn run_with_crashes(
     plan: &StreamPlan,
     rows: &[Row],
     parallelism: usize,
@@ -101,36 +109,49 @@ async fn run_with_crashes(
             }
         }
         let positions = recovered.as_ref().map(|r| r.positions());
-        let mut tasks = JoinSet::new();
-        graph::spawn(
-            plan,
-            splits(rows, &schema, positions.as_ref()),
-            parallelism,
-            Box::new(table.checkpointed_writer()),
-            None,
-            Some(Checkpointing {
-                store: store.clone(),
-                key: key.clone(),
-                interval: Duration::from_millis(3),
-                recovered,
-            }),
-            &mut tasks,
-        )
-        .expect("spawn");
-        if let Some(after) = crashes.get(attempt) {
-            tokio::time::sleep(Duration::from_millis(*after)).await;
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
-            // A store write already handed to its thread lands or not, as at a real crash;
-            // let it settle before the next run reads the store.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            attempt += 1;
-            continue;
+        let crash = crashes.get(attempt).copied();
+        // Each run is a "process" of its own: its runtime.
+        let runtime = runtime();
+        let finished = runtime.block_on(async {
+            let mut tasks = JoinSet::new();
+            graph::spawn(
+                plan,
+                splits(rows, &schema, positions.as_ref()),
+                parallelism,
+                Box::new(table.checkpointed_writer()),
+                None,
+                Some(Checkpointing {
+                    store: store.clone(),
+                    key: key.clone(),
+                    interval: Duration::from_millis(3),
+                    recovered,
+                }),
+                &mut tasks,
+            )
+            .expect("spawn");
+            match crash {
+                Some(after) => {
+                    tokio::time::sleep(Duration::from_millis(after)).await;
+                    tasks.abort_all();
+                    while tasks.join_next().await.is_some() {}
+                    false
+                }
+                None => {
+                    while let Some(outcome) = tasks.join_next().await {
+                        outcome.expect("task").expect("job");
+                    }
+                    true
+                }
+            }
+        });
+        // Dropping the runtime waits for a store write already on its thread: it landed before
+        // the crash, as a synced write does before a process dies; nothing of this run writes
+        // after the next one started.
+        drop(runtime);
+        if finished {
+            return lines(&table.snapshot());
         }
-        while let Some(outcome) = tasks.join_next().await {
-            outcome.expect("task").expect("job");
-        }
-        return lines(&table.snapshot());
+        attempt += 1;
     }
 }
 
@@ -142,18 +163,11 @@ proptest! {
         rows in super::property_tests::rows(),
         crashes in prop::collection::vec(1u64..60, 1..4),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        runtime.block_on(async {
-            for (plan, sql) in plans().await.iter().zip(QUERIES) {
-                let expected = run_with_crashes(plan, &rows, 2, &[]).await;
-                let got = run_with_crashes(plan, &rows, 2, &crashes).await;
-                prop_assert_eq!(&got, &expected, "crashes after {:?} ms: {}", crashes, sql);
-            }
-            Ok(())
-        })?;
+        let plans = runtime().block_on(plans());
+        for (plan, sql) in plans.iter().zip(QUERIES) {
+            let expected = run_with_crashes(plan, &rows, 2, &[]);
+            let got = run_with_crashes(plan, &rows, 2, &crashes);
+            prop_assert_eq!(&got, &expected, "crashes after {:?} ms: {}", crashes, sql);
+        }
     }
 }
