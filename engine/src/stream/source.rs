@@ -126,12 +126,16 @@ pub async fn run_source_checkpointed(
     mut checkpointing: Option<SourceCheckpointing>,
 ) -> Result<(), StreamError> {
     let mut clocks = PartitionClocks::new(spec.watermark.clone(), spec.idle_timeout);
+    // Where the split stands as of the last event forwarded: at first, where it resumed (a
+    // split that ends or meets a barrier before its first event must not report "nowhere",
+    // which a later recovery would read as "from the start").
+    let mut position = Vec::new();
     if let Some(restore) = checkpointing.as_mut().and_then(|c| c.restore.take()) {
         clocks.restore(&restore);
+        position = restore.position;
     }
     let tracked = checkpointing.is_some();
     let mut batches = Batches::new(reader, spec.idle_timeout, tracked);
-    let mut position = Vec::new();
     let mut triggers_open = tracked;
     let mut said_idle = false;
     loop {
