@@ -852,7 +852,7 @@ fn now_nanos() -> i128 {
 mod tests {
     use super::*;
 
-    use std::collections::HashSet;
+    use std::collections::{BTreeMap, HashSet};
 
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::{Field, Schema};
@@ -1058,6 +1058,27 @@ mod tests {
         )
         .await;
         assert_ne!(first, third);
+    }
+
+    #[tokio::test]
+    async fn a_seeded_split_resumed_at_its_position_gives_the_rows_it_would_have_given() {
+        let schema = schema(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+        ]);
+        let pairs = [FAST, ("number-of-rows", "10000"), ("seed", "11")];
+        let options = parse(&pairs, &schema).expect("valid");
+        let whole = collect(options.splits(&schema, 1, None)).await.remove(0);
+        assert!(whole.len() >= 3, "several batches");
+        let mut split = options.splits(&schema, 1, None).remove(0);
+        let first = split.next_batch().await.expect("read").expect("a batch");
+        assert_eq!(first, whole[0]);
+        let position: BTreeMap<String, i64> = split.position().into_iter().collect();
+        assert_eq!(position.get("datagen:0"), Some(&(first.num_rows() as i64)));
+        let resumed = collect(options.splits(&schema, 1, Some(&position)))
+            .await
+            .remove(0);
+        assert_eq!(resumed, whole[1..]);
     }
 
     #[tokio::test]

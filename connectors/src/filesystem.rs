@@ -447,6 +447,36 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_resumed_at_its_position_reads_the_rest_with_the_right_line_numbers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("data.jsonl");
+        let mut text = String::new();
+        for i in 1..=5000 {
+            text.push_str(&format!("{{\"id\": \"r{i}\", \"amount\": {i}}}\n"));
+        }
+        std::fs::write(&file, &text).expect("write");
+        let reader = || FileSplitReader::new(file.clone(), RecordFormat::Json, schema());
+        let mut split = reader();
+        let first = split.next_batch().await.expect("read").expect("a batch");
+        let position: std::collections::BTreeMap<String, i64> =
+            split.position().into_iter().collect();
+        let resumed = read_all(vec![Box::new(reader().resuming(Some(&position)))])
+            .await
+            .expect("read");
+        let expected: Vec<String> = (first.num_rows() + 1..=5000)
+            .map(|i| format!("r{i}"))
+            .collect();
+        assert_eq!(ids(&resumed), expected);
+
+        // A bad line after the resume point is reported with its line in the whole file.
+        std::fs::write(&file, format!("{text}not json\n")).expect("write");
+        let error = read_all(vec![Box::new(reader().resuming(Some(&position)))])
+            .await
+            .expect_err("malformed");
+        assert!(error.to_string().contains("line 5001:"), "{error}");
+    }
+
+    #[tokio::test]
     async fn a_directory_is_one_split_per_visible_file_in_name_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use tokio_postgres::Client;
+use tokio_postgres::error::SqlState;
 
-use crate::harness::{TestServer, simple_rows};
+use crate::harness::{TestServer, db_error, expect_sqlstate, simple_rows};
 use crate::kafka::{BASE, rows_when, timestamp_text};
 use crate::kafka_broker::{Record, bootstrap, create_topic, produce, unique_topic};
 
@@ -106,15 +107,25 @@ async fn a_view_and_its_open_windows_survive_kill_9() {
              ) WITH ('connector' = 'kafka', 'topic' = '{topic}',
                      'properties.bootstrap.servers' = '{}', 'format' = 'json',
                      'scan.startup.mode' = 'earliest-offset');
-             SET 'execution.checkpointing.interval' = '200ms';
-             CREATE MATERIALIZED VIEW per_minute AS
-             SELECT window_start, customer, COUNT(*) AS n
-             FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
-             GROUP BY window_start, window_end, customer",
+             SET 'execution.checkpointing.interval' = '5ms'",
             bootstrap()
         ))
         .await
-        .expect("create");
+        .expect("create table");
+    let create_view = "CREATE MATERIALIZED VIEW per_minute AS
+        SELECT window_start, customer, COUNT(*) AS n
+        FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' MINUTE))
+        GROUP BY window_start, window_end, customer";
+    // Flink's per-job interval setting is checked when a view would use it.
+    let error = expect_sqlstate(&client, create_view, SqlState::INVALID_PARAMETER_VALUE).await;
+    let message = db_error(&error).message();
+    assert!(message.contains("at least 10 ms"), "{message}");
+    client
+        .batch_execute(&format!(
+            "SET 'execution.checkpointing.interval' = '200ms'; {create_view}"
+        ))
+        .await
+        .expect("create view");
     rows_when(&client, VIEW_ROWS, 12, Duration::from_secs(60)).await;
     durable_after(&client, first.len() as i64).await;
     let (_, epoch, bytes) = job_figures(&client).await;

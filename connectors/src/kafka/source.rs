@@ -177,6 +177,8 @@ struct PartitionReader {
     consumer: BaseConsumer,
     assigned: Vec<Assigned>,
     batcher: Batcher,
+    /// Positions moved past records that all were skipped: they travel with the next event.
+    unsent_moves: Vec<(String, i64)>,
     bounded: bool,
     buffered: usize,
 }
@@ -244,19 +246,23 @@ impl PartitionReader {
             consumer,
             assigned: Vec::new(),
             batcher,
+            unsent_moves: Vec::new(),
             bounded,
             buffered: 0,
         })
     }
 
     /// Sends an event; false when the job is gone.
-    fn send(&self, event: SplitEvent) -> bool {
+    fn send(&mut self, event: SplitEvent) -> bool {
         self.send_moved(event, Vec::new())
     }
 
-    /// Sends an event with the partition positions it moved; false when the job is gone.
-    fn send_moved(&self, event: SplitEvent, moved: Vec<(String, i64)>) -> bool {
-        self.sender.blocking_send(Ok((event, moved))).is_ok()
+    /// Sends an event with the partition positions it moved (and any moved without an event of
+    /// their own); false when the job is gone.
+    fn send_moved(&mut self, event: SplitEvent, moved: Vec<(String, i64)>) -> bool {
+        let mut all = std::mem::take(&mut self.unsent_moves);
+        all.extend(moved);
+        self.sender.blocking_send(Ok((event, all))).is_ok()
     }
 
     fn run(&mut self) -> Result<(), StreamError> {
@@ -655,19 +661,18 @@ impl PartitionReader {
             let id = self.assigned[index].id;
             let built = self.batcher.build_batch(&mut self.assigned[index])?;
             let moved = self.positions_of(&[id]);
-            let sent = match built {
-                Some(batch) => self.send_moved(
-                    SplitEvent::Batch {
+            match built {
+                Some(batch) => {
+                    let event = SplitEvent::Batch {
                         partition: id,
                         batch,
-                    },
-                    moved,
-                ),
-                // Every record was skipped: the position still moves past them.
-                None => self.send_moved(SplitEvent::PartitionsAdded(Vec::new()), moved),
-            };
-            if !sent {
-                return Ok(false);
+                    };
+                    if !self.send_moved(event, moved) {
+                        return Ok(false);
+                    }
+                }
+                // Every record was skipped: the position moves past them with the next event.
+                None => self.unsent_moves.extend(moved),
             }
         }
         Ok(true)

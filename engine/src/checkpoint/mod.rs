@@ -22,7 +22,7 @@ mod keys;
 mod state;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -143,6 +143,3 @@ impl Recovered {
             .collect()
     }
 }
-
-/// Shared checkpoint statistics of a job.
-pub type SharedStats = Arc<CheckpointStats>;

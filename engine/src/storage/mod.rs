@@ -129,19 +129,11 @@ impl Store {
 
     /// All catalog objects, as `(name, encoded object)` in name order.
     pub fn catalog_objects(&self) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
-        let cf = self.cf(CF_CATALOG)?;
         let mut objects = Vec::new();
-        let iter = self
-            .db
-            .iterator_cf(cf, IteratorMode::From(OBJECT_PREFIX, Direction::Forward));
-        for item in iter {
-            let (key, value) = item?;
-            let Some(name) = key.strip_prefix(OBJECT_PREFIX) else {
-                break;
-            };
-            let name = String::from_utf8(name.to_vec())
+        for (name, value) in self.prefixed(CF_CATALOG, OBJECT_PREFIX)? {
+            let name = String::from_utf8(name)
                 .map_err(|_| StorageError::Corrupt("catalog key is not UTF-8".into()))?;
-            objects.push((name, value.to_vec()));
+            objects.push((name, value));
         }
         Ok(objects)
     }
@@ -188,7 +180,13 @@ impl Store {
     /// Every `(key, value)` of the `state` column family whose key starts with `prefix`, in key
     /// order, with the prefix removed from the keys.
     pub fn state_entries(&self, prefix: &[u8]) -> Result<Vec<KeyValue>, StorageError> {
-        let cf = self.cf(CF_STATE)?;
+        self.prefixed(CF_STATE, prefix)
+    }
+
+    /// Every `(key, value)` of column family `cf` whose key starts with `prefix`, in key order,
+    /// with the prefix removed from the keys.
+    fn prefixed(&self, cf: &'static str, prefix: &[u8]) -> Result<Vec<KeyValue>, StorageError> {
+        let cf = self.cf(cf)?;
         let mut entries = Vec::new();
         let iter = self
             .db

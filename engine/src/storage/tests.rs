@@ -97,3 +97,30 @@ fn unknown_layout_version_is_refused() {
     let err = Store::open(dir.path()).expect_err("must refuse");
     assert!(matches!(err, StorageError::UnknownLayout { .. }), "{err}");
 }
+
+#[test]
+fn state_entries_are_read_by_prefix_and_a_prefix_delete_leaves_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path()).expect("open");
+    let mut write = StoreWrite::default();
+    write.put_state(b"job/a\0m".to_vec(), b"1".to_vec());
+    write.put_state(b"job/a\0o1".to_vec(), b"2".to_vec());
+    write.put_state(b"job/ab\0m".to_vec(), b"3".to_vec());
+    store.commit(write).expect("commit");
+    let entries = store.state_entries(b"job/a\0").expect("read");
+    assert_eq!(
+        entries,
+        vec![
+            (b"m".to_vec(), b"1".to_vec()),
+            (b"o1".to_vec(), b"2".to_vec())
+        ]
+    );
+    let mut write = StoreWrite::default();
+    write.delete_state_prefix(b"job/a\0".to_vec());
+    store.commit(write).expect("commit");
+    assert!(store.state_entries(b"job/a\0").expect("read").is_empty());
+    assert_eq!(
+        store.state_get(b"job/ab\0m").expect("read"),
+        Some(b"3".to_vec())
+    );
+}

@@ -294,7 +294,7 @@ impl Session {
                 let change = match reset {
                     Reset::ALL => lock(&self.settings).reset_all(),
                     Reset::ConfigurationParameter(name) => {
-                        lock(&self.settings).reset(&name.to_string())?
+                        lock(&self.settings).reset(&parameter_name(&name.to_string()))?
                     }
                 };
                 self.apply(change, Executed::command("RESET"))
@@ -469,7 +469,7 @@ impl Session {
             Set::SingleAssignment {
                 variable, values, ..
             } => {
-                let name = variable.to_string();
+                let name = parameter_name(&variable.to_string());
                 match set_value(values)? {
                     Some(value) => lock(&self.settings).set(&name, &value)?,
                     None => lock(&self.settings).reset(&name)?,
@@ -688,6 +688,20 @@ fn static_result_schema(statement: &Statement) -> Option<SchemaRef> {
 }
 
 /// The value of `SET x = value`; `None` for `DEFAULT`.
+/// A parameter name as `SET` wrote it: Flink quotes its keys (`SET 'table.local-time-zone' =
+/// ...`), PostgreSQL does not; both name the same parameter.
+fn parameter_name(written: &str) -> String {
+    for quote in ['\'', '"', '`'] {
+        if let Some(inner) = written
+            .strip_prefix(quote)
+            .and_then(|rest| rest.strip_suffix(quote))
+        {
+            return inner.to_string();
+        }
+    }
+    written.to_string()
+}
+
 fn set_value(values: &[Expr]) -> Result<Option<String>, SqlError> {
     let mut parts = Vec::with_capacity(values.len());
     for value in values {

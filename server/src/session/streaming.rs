@@ -403,6 +403,8 @@ impl Session {
             .at(map.position(1, 1)));
         }
         let plan = plan_materialized_view(&self.ctx.state(), create, parsed).await?;
+        // Checked before anything is stored: a refused view leaves nothing behind.
+        let interval = self.checkpoint_interval()?;
         self.catalog
             .create_materialized_view(
                 &name,
@@ -411,7 +413,6 @@ impl Session {
                 vec![plan.source.table.name().to_string()],
             )
             .map_err(|e| e.at(map.find_identifier(&name)))?;
-        let interval = self.checkpoint_interval()?;
         if let Err(error) = start_view_job(&self.catalog, &self.jobs, &name, &plan, false, interval)
         {
             // Nothing may claim to exist that does not run.

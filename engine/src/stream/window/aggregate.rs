@@ -51,6 +51,8 @@ struct WindowState {
 pub struct WindowAggregate {
     spec: WindowAggregateSpec,
     layout: Layout,
+    /// Columns of each aggregate's intermediate state (the checkpointed layout).
+    state_widths: Vec<usize>,
     /// Open windows by `(end, start)`: firing order.
     open: BTreeMap<(EventTime, EventTime), WindowState>,
     watermark: EventTime,
@@ -83,7 +85,9 @@ impl WindowAggregate {
             &spec.keys,
             &spec.aggregates,
         )?;
+        let state_widths = state::state_widths(&spec.aggregates)?;
         Ok(WindowAggregate {
+            state_widths,
             layout,
             spec,
             open: BTreeMap::new(),
@@ -364,7 +368,7 @@ impl WindowAggregate {
         rows: usize,
     ) -> Result<(), StreamError> {
         let keys = self.spec.keys.len();
-        let widths = state::state_widths(&self.spec.aggregates)?;
+        let widths = &self.state_widths;
         state::check_width(columns, keys + widths.iter().sum::<usize>())?;
         let groups = match window.groups.as_mut() {
             Some(groups) => {
@@ -379,7 +383,7 @@ impl WindowAggregate {
         };
         let mut at = keys;
         for (accumulator, width) in window.accumulators.iter_mut().zip(widths) {
-            accumulator.merge_batch(&columns[at..at + width], &window.group_ids, groups)?;
+            accumulator.merge_batch(&columns[at..at + *width], &window.group_ids, groups)?;
             at += width;
         }
         Ok(())

@@ -52,6 +52,8 @@ struct Session {
 pub struct SessionAggregate {
     spec: SessionAggregateSpec,
     layout: Layout,
+    /// Columns of each aggregate's intermediate state (the checkpointed layout).
+    state_widths: Vec<usize>,
     groups: Option<Box<dyn GroupValues>>,
     /// Key values of each group id, for output.
     key_values: Vec<Vec<ScalarValue>>,
@@ -98,7 +100,9 @@ impl SessionAggregate {
                 &GroupOrdering::None,
             )?)
         };
+        let state_widths = state::state_widths(&spec.aggregates)?;
         Ok(SessionAggregate {
+            state_widths,
             layout,
             groups,
             key_values: Vec::new(),
@@ -471,7 +475,7 @@ impl SessionAggregate {
         use datafusion::arrow::datatypes::Int64Type;
         let (columns, rows) = state::decode_columns(bytes)?;
         let keys = self.spec.keys.len();
-        let widths = state::state_widths(&self.spec.aggregates)?;
+        let widths = &self.state_widths;
         state::check_width(&columns, keys + 2 + widths.iter().sum::<usize>())?;
         let mut group_ids = Vec::new();
         match self.groups.as_mut() {
@@ -493,7 +497,7 @@ impl SessionAggregate {
             let (start, end) = (starts.value(row), ends.value(row));
             let mut session = self.new_session(start, end)?;
             let mut at = keys + 2;
-            for (accumulator, width) in session.accumulators.iter_mut().zip(&widths) {
+            for (accumulator, width) in session.accumulators.iter_mut().zip(widths) {
                 let slice: Vec<_> = columns[at..at + width]
                     .iter()
                     .map(|c| c.slice(row, 1))
