@@ -22,4 +22,6 @@ pub mod registry;
 pub mod sink;
 
 pub use error::ConnectorError;
-pub use registry::{SourceSplits, open_sink, open_source, validate_sink, validate_source};
+pub use registry::{
+    SourceSplits, open_sink, open_source, sink_checkpoints, validate_sink, validate_source,
+};

@@ -290,15 +290,28 @@ pub fn open_source(
     })
 }
 
-/// Opens a sink (a `filesystem` sink creates its directory).
+/// Whether a sink of this table takes part in checkpoints, so that a job writing it can be
+/// resumed after a restart without losing rows. The `filesystem` sink does not: its part
+/// files are not committed with checkpoints yet, so a resumed job would leave the crashed
+/// run's in-progress file behind.
+pub fn sink_checkpoints(options: &[(String, String)]) -> bool {
+    !options
+        .iter()
+        .any(|(key, value)| key == "connector" && value == "filesystem")
+}
+
+/// Opens a sink (a `filesystem` sink creates its directory) for a job that checkpoints every
+/// `checkpoint_interval` (`None`: it does not checkpoint).
 pub fn open_sink(
     options: &[(String, String)],
     schema: &SchemaRef,
+    checkpoint_interval: Option<std::time::Duration>,
 ) -> Result<Box<dyn SinkWriter>, ConnectorError> {
     Ok(match parse_sink(options, schema)? {
-        SinkConfig::Kafka(table) => {
-            Box::new(KafkaSink::new(&table, schema).map_err(|e| ConnectorError::Io(e.to_string()))?)
-        }
+        SinkConfig::Kafka(table) => Box::new(
+            KafkaSink::new(&table, schema, checkpoint_interval)
+                .map_err(|e| ConnectorError::Io(e.to_string()))?,
+        ),
         SinkConfig::File(file) => {
             std::fs::create_dir_all(&file.path).map_err(|e| {
                 ConnectorError::Io(format!(
@@ -474,7 +487,7 @@ mod tests {
             ("path", &path_text),
             ("format", "json"),
         ]);
-        let mut sink = open_sink(&options, &schema()).expect("sink");
+        let mut sink = open_sink(&options, &schema(), None).expect("sink");
         assert!(path.is_dir(), "the directory is created");
         let batch = RecordBatch::try_new(
             schema(),

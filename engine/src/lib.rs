@@ -9,6 +9,7 @@
 //! store and run, the engine decides *how*.
 
 pub mod checkpoint;
+pub mod failpoint;
 pub mod storage;
 pub mod stream;
 pub mod table;

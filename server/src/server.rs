@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::config::ServerConfig;
 use crate::job::JobManager;
 use crate::pgwire::HandlerFactory;
+use crate::session::insert_jobs::restart_insert_jobs;
 use crate::session::streaming::restart_materialized_views;
 use crate::system_catalog::build_session_state;
 
@@ -67,6 +68,9 @@ impl Server {
         }
         for (view, error) in restart_materialized_views(&catalog, &jobs, &template).await {
             tracing::error!(view, error = %error, "the job of a materialized view cannot start; the view stays empty until fixed");
+        }
+        for (job, error) in restart_insert_jobs(&catalog, &jobs, &template).await {
+            tracing::error!(job, error = %error, "a stored INSERT job cannot resume");
         }
         let compat = Arc::new(PostgresCompatibilityParser::new());
         let handlers = Arc::new(HandlerFactory::new(template, catalog, jobs, compat));

@@ -12,6 +12,7 @@ pub struct TestServer {
     child: Option<Child>,
     pub port: u16,
     data_dir: PathBuf,
+    env: Vec<(String, String)>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -23,16 +24,46 @@ fn free_port() -> u16 {
 impl TestServer {
     /// Starts a server with a new, empty data directory.
     pub async fn start() -> TestServer {
+        TestServer::start_with_env(&[]).await
+    }
+
+    /// Starts a server with a new, empty data directory and these environment variables.
+    pub async fn start_with_env(env: &[(&str, &str)]) -> TestServer {
         let temp = tempfile::tempdir().expect("tempdir");
         let data_dir = temp.path().join("data");
         let mut server = TestServer {
             child: None,
             port: 0,
             data_dir,
+            env: Vec::new(),
             _temp: Some(temp),
         };
+        server.set_env(env);
         server.spawn().await;
         server
+    }
+
+    /// The environment variables of the next start (replacing the earlier ones).
+    pub fn set_env(&mut self, env: &[(&str, &str)]) {
+        self.env = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+    }
+
+    /// Waits up to `timeout` for the server to exit by itself; true when it did.
+    pub async fn exited_within(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            match self.child.as_mut().map(Child::try_wait) {
+                None | Some(Ok(Some(_))) => {
+                    self.child = None;
+                    return true;
+                }
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        false
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -47,6 +78,7 @@ impl TestServer {
             .arg("--data-dir")
             .arg(&self.data_dir)
             .env("RUNNEL_LOG", "warn")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

@@ -744,8 +744,8 @@ async fn new_partitions_are_read_and_sinks_key_and_partition_records() {
     }
 }
 
-/// What Runnel refuses: exactly-once (until checkpoints), updating queries into a plain Kafka
-/// sink, unknown options, a missing topic.
+/// What Runnel refuses: exactly-once without a transactional id prefix, updating queries into
+/// a plain Kafka sink, unknown options, a missing topic.
 #[tokio::test]
 async fn refused_options_and_queries() {
     let topic = unique_topic("refusals");
@@ -766,7 +766,7 @@ async fn refused_options_and_queries() {
     assert!(
         db_error(&error)
             .message()
-            .contains("exactly-once needs checkpoints"),
+            .contains("exactly-once also needs 'sink.transactional-id-prefix'"),
         "{error}"
     );
     let error = expect_sqlstate(

@@ -5,6 +5,7 @@
 mod checkpoints;
 mod clients;
 mod errors;
+mod exactly_once;
 mod harness;
 mod kafka;
 mod kafka_broker;

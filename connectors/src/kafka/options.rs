@@ -36,7 +36,11 @@ const SOURCE_OPTIONS: &[&str] = &[
     "scan.bounded.specific-offsets",
     "scan.topic-partition-discovery.interval",
 ];
-const SINK_OPTIONS: &[&str] = &["sink.delivery-guarantee", "sink.partitioner"];
+const SINK_OPTIONS: &[&str] = &[
+    "sink.delivery-guarantee",
+    "sink.partitioner",
+    "sink.transactional-id-prefix",
+];
 
 /// Which topics a table reads.
 #[derive(Debug, Clone)]
@@ -86,6 +90,9 @@ pub enum DeliveryGuarantee {
     /// `at-least-once` (default): every record is acknowledged by the broker (`acks=all`)
     /// before the job finishes, and a failed delivery fails the job.
     AtLeastOnce,
+    /// `exactly-once`: each checkpoint epoch's records go out in one Kafka transaction,
+    /// committed once the epoch is durable.
+    ExactlyOnce,
 }
 
 /// `sink.partitioner`.
@@ -136,6 +143,8 @@ pub struct KafkaTable {
     pub delivery: DeliveryGuarantee,
     /// `sink.partitioner`.
     pub partitioner: Partitioner,
+    /// `sink.transactional-id-prefix` (required by `exactly-once`).
+    pub transactional_id_prefix: Option<String>,
 }
 
 impl KafkaTable {
@@ -344,21 +353,49 @@ pub fn parse_table(
     let delivery = match options.string("sink.delivery-guarantee") {
         None | Some("at-least-once") => DeliveryGuarantee::AtLeastOnce,
         Some("none") => DeliveryGuarantee::None,
-        Some("exactly-once") => {
-            return Err(invalid(
-                "sink.delivery-guarantee",
-                "exactly-once",
-                "exactly-once needs checkpoints, which Runnel does not have yet; use 'at-least-once' or 'none'",
-            ));
-        }
+        Some("exactly-once") => DeliveryGuarantee::ExactlyOnce,
         Some(other) => {
             return Err(invalid(
                 "sink.delivery-guarantee",
                 other,
-                "expected one of: 'at-least-once', 'none' ('exactly-once' is not available yet)",
+                "expected one of: 'exactly-once', 'at-least-once', 'none'",
             ));
         }
     };
+    let transactional_id_prefix = options
+        .string("sink.transactional-id-prefix")
+        .map(str::to_string);
+    match (&transactional_id_prefix, delivery) {
+        (None, DeliveryGuarantee::ExactlyOnce) => {
+            return Err(invalid(
+                "sink.delivery-guarantee",
+                "exactly-once",
+                "exactly-once also needs 'sink.transactional-id-prefix': the prefix of the Kafka transactional id, unique to this job",
+            ));
+        }
+        (Some(prefix), DeliveryGuarantee::ExactlyOnce) if prefix.trim().is_empty() => {
+            return Err(invalid(
+                "sink.transactional-id-prefix",
+                prefix,
+                "the prefix of the sink's Kafka transactional id cannot be empty",
+            ));
+        }
+        (Some(prefix), DeliveryGuarantee::AtLeastOnce | DeliveryGuarantee::None) => {
+            return Err(invalid(
+                "sink.transactional-id-prefix",
+                prefix,
+                "only 'sink.delivery-guarantee' = 'exactly-once' uses transactions",
+            ));
+        }
+        _ => {}
+    }
+    if let Some((_, value)) = properties.iter().find(|(key, _)| key == "transactional.id") {
+        return Err(invalid(
+            "properties.transactional.id",
+            value,
+            "Runnel sets the transactional id itself: use 'sink.delivery-guarantee' = 'exactly-once' with 'sink.transactional-id-prefix'",
+        ));
+    }
     let partitioner =
         match options.one_of("sink.partitioner", &["default", "fixed", "round-robin"])? {
             None | Some("default") => Partitioner::Default,
@@ -377,6 +414,7 @@ pub fn parse_table(
         discovery_interval,
         delivery,
         partitioner,
+        transactional_id_prefix,
     };
     if sink {
         table.sink_topic()?;
@@ -619,6 +657,21 @@ mod tests {
         );
         assert_eq!(table.value_columns, vec![0, 1]);
         assert_eq!(table.delivery, DeliveryGuarantee::AtLeastOnce);
+        let exactly_once = parse(
+            &[
+                ("topic", "t"),
+                ("format", "json"),
+                ("sink.delivery-guarantee", "exactly-once"),
+                ("sink.transactional-id-prefix", "orders-job"),
+            ],
+            true,
+        )
+        .expect("exactly-once");
+        assert_eq!(exactly_once.delivery, DeliveryGuarantee::ExactlyOnce);
+        assert_eq!(
+            exactly_once.transactional_id_prefix.as_deref(),
+            Some("orders-job")
+        );
 
         let keyed = parse(
             &[
@@ -672,7 +725,29 @@ mod tests {
                 ],
                 true
             )
-            .contains("exactly-once needs checkpoints")
+            .contains("exactly-once also needs 'sink.transactional-id-prefix'")
+        );
+        assert!(
+            error(
+                &[
+                    ("topic", "t"),
+                    ("format", "json"),
+                    ("sink.transactional-id-prefix", "p")
+                ],
+                true
+            )
+            .contains("only 'sink.delivery-guarantee' = 'exactly-once' uses transactions")
+        );
+        assert!(
+            error(
+                &[
+                    ("topic", "t"),
+                    ("format", "json"),
+                    ("properties.transactional.id", "x")
+                ],
+                true
+            )
+            .contains("Runnel sets the transactional id itself")
         );
         assert!(
             error(

@@ -6,6 +6,11 @@
 //!   delivery fails the job, and the job finishes only once every record is acknowledged.
 //! - `none`: records are sent and not waited for; failed deliveries are logged (the first when
 //!   it fails, their number at the end of the job).
+//! - `exactly-once`: each checkpoint epoch's records in one Kafka transaction, committed once
+//!   the epoch is durable ([`super::transactions`]).
+//!
+//! In a checkpointed job an `at-least-once` sink waits at each barrier until every record of
+//! the epoch is acknowledged, so a durable epoch never depends on records still in flight.
 //!
 //! A full producer queue makes `write` wait (backpressure) instead of dropping records.
 
@@ -28,7 +33,9 @@ use runnel_engine::stream::watermark::event_time_millis;
 
 use super::metadata::MetadataKey;
 use super::options::{DeliveryGuarantee, KafkaTable, Partitioner};
+use super::transactions::{self, EpochTransactions, Recovery};
 use crate::codec::encode::RowEncoder;
+use runnel_engine::checkpoint::{StateEntries, StateWriter};
 
 /// How long the end of a job waits for outstanding deliveries.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -43,7 +50,7 @@ struct Deliveries {
 }
 
 /// The producer's context: records delivery failures.
-struct DeliveryContext(Arc<Deliveries>);
+pub struct DeliveryContext(Arc<Deliveries>);
 
 impl ClientContext for DeliveryContext {}
 
@@ -85,6 +92,7 @@ pub struct KafkaSink {
     key_ends: Vec<usize>,
     key_nulls: Vec<usize>,
     sent: u64,
+    transactions: Option<EpochTransactions>,
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -102,8 +110,14 @@ fn sink_error(action: &str, error: impl std::fmt::Display) -> StreamError {
 }
 
 impl KafkaSink {
-    /// A sink of `table` writing rows of `schema` (the table's columns without `VIRTUAL` ones).
-    pub fn new(table: &KafkaTable, schema: &SchemaRef) -> Result<Self, StreamError> {
+    /// A sink of `table` writing rows of `schema` (the table's columns without `VIRTUAL` ones),
+    /// for a job that checkpoints every `interval` (`None`: a job without checkpoints, which
+    /// an `exactly-once` sink refuses).
+    pub fn new(
+        table: &KafkaTable,
+        schema: &SchemaRef,
+        interval: Option<Duration>,
+    ) -> Result<Self, StreamError> {
         let topic = table
             .sink_topic()
             .map_err(|e| sink_error("topic", e))?
@@ -112,6 +126,26 @@ impl KafkaSink {
         for (key, value) in &table.properties {
             config.set(key, value);
         }
+        let transactional_id = match (table.delivery, &table.transactional_id_prefix) {
+            (DeliveryGuarantee::ExactlyOnce, Some(prefix)) => {
+                let Some(interval) = interval else {
+                    return Err(StreamError::Source(
+                        "kafka sink: 'sink.delivery-guarantee' = 'exactly-once' commits a transaction per checkpoint, and this job does not checkpoint; run it as an INSERT job of 'runnel serve', or use 'at-least-once'".to_string(),
+                    ));
+                };
+                // One sink instance per job.
+                let id = format!("{prefix}-0");
+                transactions::configure(
+                    &mut config,
+                    &id,
+                    table.property("transaction.timeout.ms"),
+                    interval,
+                )
+                .map_err(|e| sink_error("exactly-once", e))?;
+                Some(id)
+            }
+            _ => None,
+        };
         if table.property("partitioner").is_none() {
             // Keyed records land where Kafka's Java client would put them.
             config.set("partitioner", "murmur2_random");
@@ -120,9 +154,20 @@ impl KafkaSink {
             config.set("acks", "all");
         }
         let deliveries = Arc::new(Deliveries::default());
-        let producer: ThreadedProducer<DeliveryContext> = config
-            .create_with_context(DeliveryContext(deliveries.clone()))
-            .map_err(|e| sink_error("cannot create a producer", e))?;
+        let producer: Arc<ThreadedProducer<DeliveryContext>> = Arc::new(
+            config
+                .create_with_context(DeliveryContext(deliveries.clone()))
+                .map_err(|e| sink_error("cannot create a producer", e))?,
+        );
+        let transactions = match transactional_id {
+            Some(id) => Some(EpochTransactions::new(
+                producer.clone(),
+                id,
+                topic.clone(),
+                &table.properties,
+            )?),
+            None => None,
+        };
         let value = RowEncoder::new(&table.value, schema, table.value_columns.clone())
             .map_err(|e| sink_error("value format", e))?;
         let key = match &table.key {
@@ -140,7 +185,7 @@ impl KafkaSink {
                 .map(|m| m.index)
         };
         Ok(KafkaSink {
-            producer: Arc::new(producer),
+            producer,
             deliveries,
             topic,
             delivery: table.delivery,
@@ -158,6 +203,7 @@ impl KafkaSink {
             key_ends: Vec::new(),
             key_nulls: Vec::new(),
             sent: 0,
+            transactions,
         })
     }
 
@@ -232,9 +278,10 @@ fn row_headers(map: &MapArray, row: usize) -> Option<OwnedHeaders> {
     Some(headers)
 }
 
-#[async_trait]
-impl SinkWriter for KafkaSink {
-    async fn write(&mut self, batch: RecordBatch) -> Result<(), StreamError> {
+impl KafkaSink {
+    /// Sends the rows of `batch` as records (into the open transaction of an exactly-once
+    /// sink).
+    async fn send(&mut self, batch: &RecordBatch) -> Result<(), StreamError> {
         self.check_deliveries()?;
         let partitions = match self.partitioner {
             Partitioner::Default => None,
@@ -244,7 +291,7 @@ impl SinkWriter for KafkaSink {
         self.value_ends.clear();
         self.value_nulls.clear();
         self.value.encode(
-            &batch,
+            batch,
             &mut self.values,
             &mut self.value_ends,
             &mut self.value_nulls,
@@ -254,7 +301,7 @@ impl SinkWriter for KafkaSink {
             self.key_ends.clear();
             self.key_nulls.clear();
             key.encode(
-                &batch,
+                batch,
                 &mut self.keys,
                 &mut self.key_ends,
                 &mut self.key_nulls,
@@ -334,26 +381,103 @@ impl SinkWriter for KafkaSink {
         Ok(())
     }
 
-    async fn finish(&mut self) -> Result<(), StreamError> {
+    /// Waits until every record sent so far is acknowledged.
+    async fn flush(&self, timeout: Duration) -> Result<(), StreamError> {
         let producer = self.producer.clone();
-        let timeout = match self.delivery {
-            DeliveryGuarantee::AtLeastOnce => FLUSH_TIMEOUT,
-            DeliveryGuarantee::None => Duration::from_secs(5),
-        };
-        let flushed = tokio::task::spawn_blocking(move || producer.flush(timeout))
+        tokio::task::spawn_blocking(move || producer.flush(timeout))
             .await
-            .map_err(|e| sink_error("flush", e))?;
-        if let Err(error) = flushed
-            && self.delivery == DeliveryGuarantee::AtLeastOnce
-        {
-            return Err(sink_error(
-                &format!(
-                    "records to topic '{}' were not acknowledged within {} s",
-                    self.topic,
-                    timeout.as_secs()
-                ),
-                error,
-            ));
+            .map_err(|e| sink_error("flush", e))?
+            .map_err(|error| {
+                sink_error(
+                    &format!(
+                        "records to topic '{}' were not acknowledged within {} s",
+                        self.topic,
+                        timeout.as_secs()
+                    ),
+                    error,
+                )
+            })
+    }
+}
+
+#[async_trait]
+impl SinkWriter for KafkaSink {
+    async fn write(&mut self, batch: RecordBatch) -> Result<(), StreamError> {
+        if let Some(transactions) = self.transactions.as_mut() {
+            transactions.begin()?;
+        }
+        self.send(&batch).await?;
+        if let Some(transactions) = self.transactions.as_mut() {
+            transactions.keep(batch);
+        }
+        Ok(())
+    }
+
+    async fn on_barrier(
+        &mut self,
+        epoch: Option<u64>,
+        state: &mut StateWriter,
+    ) -> Result<(), StreamError> {
+        match self.delivery {
+            DeliveryGuarantee::ExactlyOnce => match self.transactions.as_mut() {
+                Some(transactions) => transactions.prepare(epoch, state),
+                None => Ok(()),
+            },
+            DeliveryGuarantee::AtLeastOnce => {
+                // The epoch becomes durable only with every record of it acknowledged.
+                self.flush(FLUSH_TIMEOUT).await?;
+                self.check_deliveries()
+            }
+            DeliveryGuarantee::None => Ok(()),
+        }
+    }
+
+    async fn on_commit(&mut self, epoch: u64) -> Result<(), StreamError> {
+        match self.transactions.as_mut() {
+            Some(transactions) => transactions.commit(epoch).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn recover(&mut self, epoch: u64, state: &StateEntries) -> Result<(), StreamError> {
+        let Some(transactions) = self.transactions.as_mut() else {
+            return Ok(());
+        };
+        match transactions.recover(epoch, state).await? {
+            Recovery::Done => Ok(()),
+            Recovery::Resend(rows) => {
+                for batch in &rows {
+                    self.send(batch).await?;
+                }
+                match self.transactions.as_mut() {
+                    Some(transactions) => transactions.commit(epoch).await,
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
+    fn reads_its_state(&self) -> bool {
+        self.transactions.is_some()
+    }
+
+    fn waits_for_commit(&self) -> bool {
+        self.transactions.is_some()
+    }
+
+    async fn finish(&mut self) -> Result<(), StreamError> {
+        if let Some(transactions) = self.transactions.as_mut() {
+            // Every epoch was committed by now.
+            transactions.close().await?;
+            return self.check_deliveries();
+        }
+        let timeout = match self.delivery {
+            DeliveryGuarantee::None => Duration::from_secs(5),
+            _ => FLUSH_TIMEOUT,
+        };
+        let flushed = self.flush(timeout).await;
+        if self.delivery != DeliveryGuarantee::None {
+            flushed?;
         }
         let failed = self.deliveries.failed.load(Ordering::Relaxed);
         if self.delivery == DeliveryGuarantee::None && failed > 0 {

@@ -258,6 +258,7 @@ impl Coordinator {
             .map_err(|e| StreamError::Internal(format!("job metadata: {e}")))?;
         write.put_state(self.key.meta(), value);
         let store = self.store.clone();
+        crate::failpoint::hit(crate::failpoint::BEFORE_CHECKPOINT_WRITE);
         tokio::task::spawn_blocking(move || store.commit(write))
             .await
             .map_err(|e| StreamError::Internal(format!("checkpoint write task: {e}")))?

@@ -6,7 +6,7 @@ use datafusion::arrow::array::RecordBatch;
 use tokio::sync::mpsc::{Receiver, UnboundedReceiver};
 
 use super::{Message, StreamError};
-use crate::checkpoint::{CheckpointHandle, Report, StateWriter};
+use crate::checkpoint::{CheckpointHandle, Report, StateEntries, StateWriter};
 
 /// Writes the rows a job emits. Connectors implement it.
 #[async_trait]
@@ -38,6 +38,28 @@ pub trait SinkWriter: Send {
         Ok(())
     }
 
+    /// Called once before anything else in a checkpointed job: the job starts after durable
+    /// epoch `epoch` (0: a fresh start), and `state` is what the sink wrote into that epoch
+    /// when it [`reads_its_state`](SinkWriter::reads_its_state) (empty otherwise). A
+    /// transactional sink settles here what a crashed run left between its last durable epoch
+    /// and its external commit. The default does nothing.
+    async fn recover(&mut self, _epoch: u64, _state: &StateEntries) -> Result<(), StreamError> {
+        Ok(())
+    }
+
+    /// True for a sink that reads back its durable state in [`SinkWriter::recover`]. (A
+    /// materialized view's rows are restored by the server before its job starts.)
+    fn reads_its_state(&self) -> bool {
+        false
+    }
+
+    /// True for a sink whose output of one epoch must be committed before it takes rows of the
+    /// next (one external transaction at a time): after each barrier the sink waits for that
+    /// epoch to be durable and calls [`SinkWriter::on_commit`] before reading on.
+    fn waits_for_commit(&self) -> bool {
+        false
+    }
+
     /// Called once at the end of input: flush and close.
     async fn finish(&mut self) -> Result<(), StreamError>;
 }
@@ -51,6 +73,11 @@ pub struct SinkCheckpointing {
     pub namespace: Vec<u8>,
     /// Epochs made durable, in order.
     pub commits: UnboundedReceiver<u64>,
+    /// The durable epoch the job starts after (0: a fresh start).
+    pub epoch: u64,
+    /// What the sink wrote into that epoch, if it [reads its
+    /// state](SinkWriter::reads_its_state).
+    pub state: StateEntries,
 }
 
 /// Feeds `writer` from `input` until End (then finishes it). If the input closes without End
@@ -71,6 +98,11 @@ pub async fn run_sink_checkpointed(
     mut input: Receiver<Message>,
     mut checkpointing: Option<SinkCheckpointing>,
 ) -> Result<(), StreamError> {
+    if let Some(checkpointing) = &checkpointing {
+        writer
+            .recover(checkpointing.epoch, &checkpointing.state)
+            .await?;
+    }
     loop {
         let message = match checkpointing.as_mut() {
             Some(checkpointing) => tokio::select! {
@@ -102,6 +134,21 @@ pub async fn run_sink_checkpointed(
                         epoch,
                         ops: state.into_ops(),
                     });
+                }
+                if let Some(checkpointing) = checkpointing.as_mut()
+                    && writer.waits_for_commit()
+                {
+                    // Rows of the next epoch wait until this one is committed.
+                    loop {
+                        let Some(committed) = checkpointing.commits.recv().await else {
+                            // The coordinator is gone: the job is being torn down.
+                            return Ok(());
+                        };
+                        writer.on_commit(committed).await?;
+                        if committed >= epoch {
+                            break;
+                        }
+                    }
                 }
             }
             Message::End => {

@@ -2,6 +2,7 @@
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
+use runnel_engine::checkpoint::{StateEntries, StateWriter};
 use runnel_engine::stream::StreamError;
 use runnel_engine::stream::sink::SinkWriter;
 
@@ -28,6 +29,30 @@ impl SinkWriter for Conform {
 
     async fn on_watermark(&mut self, watermark: i64) -> Result<(), StreamError> {
         self.inner.on_watermark(watermark).await
+    }
+
+    async fn on_barrier(
+        &mut self,
+        epoch: Option<u64>,
+        state: &mut StateWriter,
+    ) -> Result<(), StreamError> {
+        self.inner.on_barrier(epoch, state).await
+    }
+
+    async fn on_commit(&mut self, epoch: u64) -> Result<(), StreamError> {
+        self.inner.on_commit(epoch).await
+    }
+
+    async fn recover(&mut self, epoch: u64, state: &StateEntries) -> Result<(), StreamError> {
+        self.inner.recover(epoch, state).await
+    }
+
+    fn reads_its_state(&self) -> bool {
+        self.inner.reads_its_state()
+    }
+
+    fn waits_for_commit(&self) -> bool {
+        self.inner.waits_for_commit()
     }
 
     async fn finish(&mut self) -> Result<(), StreamError> {

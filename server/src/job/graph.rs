@@ -156,11 +156,32 @@ pub fn spawn(
 
     // The merge in front of the sink.
     let (sink_sender, sink_receiver) = edge();
-    let sink_checkpointing = participants.as_mut().map(|p| SinkCheckpointing {
-        handle: p.handle.clone(),
-        namespace: p.config.key.sink(),
-        commits: p.coordinator.add_sink(),
-    });
+    let sink_checkpointing = match participants.as_mut() {
+        Some(p) => {
+            let namespace = p.config.key.sink();
+            let (epoch, state) = match &p.config.recovered {
+                Some(recovered) if sink.reads_its_state() => (
+                    recovered.meta.epoch,
+                    StateEntries::new(
+                        p.config
+                            .store
+                            .state_entries(&namespace)
+                            .map_err(|e| StreamError::Checkpoint(e.to_string()))?,
+                    ),
+                ),
+                Some(recovered) => (recovered.meta.epoch, StateEntries::default()),
+                None => (0, StateEntries::default()),
+            };
+            Some(SinkCheckpointing {
+                handle: p.handle.clone(),
+                namespace,
+                commits: p.coordinator.add_sink(),
+                epoch,
+                state,
+            })
+        }
+        None => None,
+    };
     tasks.spawn(run_sink_checkpointed(
         sink,
         sink_receiver,

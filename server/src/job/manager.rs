@@ -137,7 +137,8 @@ impl JobManager {
     }
 
     /// Starts `plan` writing to `sink` as a job named `name` that writes `target` (a
-    /// materialized view or a sink table). Returns the job's id.
+    /// materialized view or a sink table); `on_finished` runs when the job finished (its input
+    /// ended and every result was written). Returns the job's id.
     pub fn start(
         &self,
         name: String,
@@ -145,6 +146,7 @@ impl JobManager {
         plan: &StreamPlan,
         sink: Box<dyn SinkWriter>,
         checkpointing: Option<Checkpointing>,
+        on_finished: Option<Box<dyn FnOnce() + Send>>,
     ) -> Result<u64, StreamError> {
         let mut job = Job::start_checkpointed(plan, self.parallelism, sink, checkpointing)?;
         let counters = job.counters();
@@ -154,7 +156,12 @@ impl JobManager {
         let supervisor = tokio::spawn(async move {
             let outcome = job.wait().await;
             let status = match outcome {
-                Ok(()) => JobStatus::Finished,
+                Ok(()) => {
+                    if let Some(on_finished) = on_finished {
+                        on_finished();
+                    }
+                    JobStatus::Finished
+                }
                 Err(error) => {
                     tracing::error!(job = id, %error, "job failed");
                     JobStatus::Failed(error.to_string())

@@ -203,7 +203,7 @@ impl Pipeline {
                 if self.mode == Mode::Check {
                     return Ok(());
                 }
-                let writer = open_sink_writer(&sink).map_err(|e| e.at(map.find_identifier(&name)))?;
+                let writer = open_sink_writer(&sink, None).map_err(|e| e.at(map.find_identifier(&name)))?;
                 let job = Job::start(&plan, self.parallelism, writer)
                     .map_err(|e| job_error(&name, e).at(map.position(1, 1)))?;
                 self.background.push((format!("INSERT INTO {name}"), job));

@@ -14,6 +14,7 @@
 
 mod copy;
 mod execute;
+pub mod insert_jobs;
 mod rewrite;
 pub mod settings;
 pub mod streaming;

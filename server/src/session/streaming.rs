@@ -30,10 +30,9 @@ use runnel_engine::checkpoint::{JobKey, Recovered, StateEntries};
 use runnel_engine::table::snapshot::SnapshotTable;
 
 use super::execute::{Executed, Notice, Outcome};
+use super::insert_jobs::{forget_insert_jobs_of, start_insert_job};
 use super::{Session, rows};
-use crate::job::planning::{
-    bind_connector_table, open_sink_writer, plan_insert, plan_stream, validate_source,
-};
+use crate::job::planning::{bind_connector_table, plan_insert, plan_stream, validate_source};
 use crate::job::{Checkpointing, Job, JobManager, job_error};
 
 /// The session setting (Flink's name) of a job's checkpoint interval.
@@ -52,6 +51,8 @@ pub enum StreamStatement {
         plan: Arc<StreamPlan>,
         /// The sink table.
         sink: Arc<StreamTable>,
+        /// The statement's text (a durable job is recorded with it).
+        sql: String,
     },
 }
 
@@ -146,6 +147,7 @@ pub fn start_view_job(
                 plan,
                 Box::new(table.writer()),
                 None,
+                None,
             )
             .map_err(|e| job_error(name, e));
     };
@@ -202,6 +204,7 @@ pub fn start_view_job(
         plan,
         Box::new(table.checkpointed_writer()),
         Some(checkpointing),
+        None,
     )
     .map_err(|e| job_error(name, e))
 }
@@ -286,6 +289,7 @@ impl Session {
                 Ok(Some(StreamStatement::Insert {
                     plan: Arc::new(plan),
                     sink,
+                    sql: parsed.original_text().to_string(),
                 }))
             }
             _ => Ok(None),
@@ -300,19 +304,10 @@ impl Session {
                 "EXPLAIN",
                 ddl::string_batch(&["plan"], vec![plan.description()]),
             )),
-            StreamStatement::Insert { plan, sink } => {
+            StreamStatement::Insert { plan, sink, sql } => {
                 let name = sink.name().to_string();
-                let writer = open_sink_writer(sink)?;
-                let id = self
-                    .jobs
-                    .start(
-                        format!("INSERT INTO {name}"),
-                        name.clone(),
-                        plan,
-                        writer,
-                        None,
-                    )
-                    .map_err(|e| job_error(&name, e))?;
+                let interval = self.checkpoint_interval()?;
+                let id = start_insert_job(&self.jobs, plan, sink, sql, interval)?;
                 let mut executed = Executed::new(Outcome::Command {
                     command: "INSERT".into(),
                     rows: Some(0),
@@ -430,6 +425,7 @@ impl Session {
             self.jobs.stop_target(name);
             forget_view_state(&self.jobs, name);
         }
+        forget_insert_jobs_of(&self.jobs, dropped);
     }
 
     /// `SET 'execution.checkpointing.interval'`, when the session set it.

@@ -1,0 +1,286 @@
+//! Durable `INSERT INTO <sink> SELECT ...` jobs.
+//!
+//! When the server checkpoints and the sink takes part in checkpoints (every connector but
+//! `filesystem`, see [`runnel_connectors::sink_checkpoints`]), an INSERT job is recorded in the
+//! store with its statement text and checkpoints like a materialized view's job. After a
+//! restart (a crash included) each recorded job is planned again and resumed from its last
+//! durable epoch; an exactly-once Kafka sink settles its last transaction first. A job whose
+//! input ended is forgotten once its last epoch is durable and committed to its sink.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::execution::SessionState;
+use datafusion::sql::sqlparser::ast::{Statement, TableObject};
+use runnel_engine::checkpoint::{JobKey, Recovered, StateEntries};
+use runnel_engine::{Store, StoreWrite};
+use runnel_sql::catalog::CatalogObject;
+use runnel_sql::streaming::{StreamPlan, StreamTable};
+use runnel_sql::{Catalog, SqlError, SqlState, ddl};
+use serde::{Deserialize, Serialize};
+
+use crate::job::planning::{open_sink_writer, plan_insert};
+use crate::job::{Checkpointing, JobManager, job_error};
+
+/// Prefix of the job records in the store's state column family.
+const RECORDS: &[u8] = b"insert/";
+/// The catalog counter of INSERT job records.
+const NEXT_RECORD: &str = "next_insert_job";
+
+/// What the store keeps of a durable INSERT job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct InsertRecord {
+    /// The `INSERT` statement.
+    sql: String,
+    /// The sink table.
+    target: String,
+    /// The source table.
+    source: String,
+    /// The job's checkpoint interval in milliseconds.
+    interval_ms: u64,
+}
+
+fn record_key(id: u64) -> Vec<u8> {
+    [RECORDS, &id.to_be_bytes()].concat()
+}
+
+/// The key space of durable INSERT job `id`.
+pub fn insert_job_key(id: u64) -> JobKey {
+    JobKey::new(&format!("insert:{id}"))
+}
+
+fn state_error(what: &str, error: impl std::fmt::Display) -> SqlError {
+    SqlError::new(
+        SqlState::INTERNAL_ERROR,
+        format!("{what}: cannot use its checkpointed state: {error}"),
+    )
+}
+
+/// Deletes record `id` and everything its job checkpointed.
+fn forget(store: &Store, id: u64) {
+    let mut write = StoreWrite::default();
+    write.delete_state(record_key(id));
+    write.delete_state_prefix(insert_job_key(id).prefix().to_vec());
+    if let Err(error) = store.commit(write) {
+        tracing::warn!(record = id, %error, "cannot delete the state of an INSERT job");
+    }
+}
+
+/// Starts `INSERT` statement `sql` (planned as `plan`, writing `sink`) as a background job.
+/// It checkpoints every `interval` (the server's default when `None`) and is resumed after a
+/// restart when the server checkpoints and the sink takes part; otherwise it runs for the
+/// server's lifetime. Returns the job's id.
+pub fn start_insert_job(
+    jobs: &JobManager,
+    plan: &StreamPlan,
+    sink: &StreamTable,
+    sql: &str,
+    interval: Option<Duration>,
+) -> Result<u64, SqlError> {
+    let name = sink.name().to_string();
+    let job_name = format!("INSERT INTO {name}");
+    let checkpoints = jobs
+        .checkpoints()
+        .filter(|_| runnel_connectors::sink_checkpoints(sink.options()));
+    let Some((store, default_interval)) = checkpoints else {
+        let writer = open_sink_writer(sink, None)?;
+        return jobs
+            .start(job_name, name.clone(), plan, writer, None, None)
+            .map_err(|e| job_error(&name, e));
+    };
+    let interval = interval.unwrap_or(default_interval);
+    let writer = open_sink_writer(sink, Some(interval))?;
+    let record = InsertRecord {
+        sql: sql.to_string(),
+        target: name.clone(),
+        source: plan.source.table.name().to_string(),
+        interval_ms: interval.as_millis() as u64,
+    };
+    let id = store
+        .meta_u64(NEXT_RECORD)
+        .map_err(|e| state_error(&job_name, e))?
+        .unwrap_or(1);
+    let mut write = StoreWrite::default();
+    write.put_meta_u64(NEXT_RECORD, id + 1);
+    write.put_state(
+        record_key(id),
+        serde_json::to_vec(&record).map_err(|e| state_error(&job_name, e))?,
+    );
+    // Nothing of an earlier job under this key may leak into this one.
+    write.delete_state_prefix(insert_job_key(id).prefix().to_vec());
+    store.commit(write).map_err(|e| state_error(&job_name, e))?;
+    let checkpointing = Checkpointing {
+        store: store.clone(),
+        key: insert_job_key(id),
+        interval,
+        recovered: None,
+    };
+    let finished_store = store.clone();
+    jobs.start(
+        job_name,
+        name.clone(),
+        plan,
+        writer,
+        Some(checkpointing),
+        Some(Box::new(move || forget(&finished_store, id))),
+    )
+    .map_err(|e| {
+        forget(&store, id);
+        job_error(&name, e)
+    })
+}
+
+/// Forgets the durable INSERT jobs that write or read a dropped table (their jobs were
+/// stopped with it).
+pub fn forget_insert_jobs_of(jobs: &JobManager, dropped: &[String]) {
+    let Some((store, _)) = jobs.checkpoints() else {
+        return;
+    };
+    let records = match load_records(&store) {
+        Ok(records) => records,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the INSERT job records");
+            return;
+        }
+    };
+    for (id, record) in records {
+        if dropped
+            .iter()
+            .any(|name| *name == record.target || *name == record.source)
+        {
+            forget(&store, id);
+        }
+    }
+}
+
+fn load_records(store: &Store) -> Result<Vec<(u64, InsertRecord)>, String> {
+    let mut records = Vec::new();
+    for (key, value) in store.state_entries(RECORDS).map_err(|e| e.to_string())? {
+        let id: [u8; 8] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| "an INSERT job record has a malformed key".to_string())?;
+        let record: InsertRecord = serde_json::from_slice(&value).map_err(|e| e.to_string())?;
+        records.push((u64::from_be_bytes(id), record));
+    }
+    Ok(records)
+}
+
+/// Resumes every recorded INSERT job from its last durable epoch (after the catalog was
+/// restored). Returns the jobs that could not resume, with why.
+pub async fn restart_insert_jobs(
+    catalog: &Catalog,
+    jobs: &JobManager,
+    state: &SessionState,
+) -> Vec<(String, SqlError)> {
+    let Some((store, default_interval)) = jobs.checkpoints() else {
+        return Vec::new();
+    };
+    let records = match load_records(&store) {
+        Ok(records) => records,
+        Err(error) => {
+            return vec![(
+                "INSERT jobs".to_string(),
+                SqlError::new(SqlState::INTERNAL_ERROR, error),
+            )];
+        }
+    };
+    let mut failures = Vec::new();
+    for (id, record) in records {
+        let job_name = format!("INSERT INTO {}", record.target);
+        if let Err(error) =
+            restart_one(catalog, jobs, state, &store, default_interval, id, &record).await
+        {
+            failures.push((job_name, error));
+        }
+    }
+    failures
+}
+
+async fn restart_one(
+    catalog: &Catalog,
+    jobs: &JobManager,
+    state: &SessionState,
+    store: &Arc<Store>,
+    default_interval: Duration,
+    id: u64,
+    record: &InsertRecord,
+) -> Result<(), SqlError> {
+    let job_name = format!("INSERT INTO {}", record.target);
+    let mut statements = runnel_sql::parse_statements(&record.sql)?;
+    let parsed = statements
+        .pop()
+        .ok_or_else(|| SqlError::new(SqlState::INTERNAL_ERROR, "empty INSERT job record"))?;
+    let map = parsed.text_map();
+    let Statement::Insert(insert) = &parsed.statement else {
+        return Err(SqlError::new(
+            SqlState::INTERNAL_ERROR,
+            "an INSERT job record holds another statement",
+        ));
+    };
+    let TableObject::TableName(name) = &insert.table else {
+        return Err(SqlError::new(
+            SqlState::INTERNAL_ERROR,
+            "an INSERT job record names no table",
+        ));
+    };
+    let name = ddl::object_name(name, &map)?;
+    let Some(CatalogObject::ConnectorTable { table: sink, .. }) = catalog.get(&name) else {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_TABLE,
+            format!("the sink table \"{name}\" of a stored INSERT job no longer exists"),
+        ));
+    };
+    let plan = plan_insert(state, insert, &sink, &parsed.windows, &map).await?;
+    let key = insert_job_key(id);
+    let recovered = Recovered::load(store, &key).map_err(|e| state_error(&job_name, e))?;
+    let interval = recovered
+        .as_ref()
+        .map(|r| r.meta.interval_ms)
+        .filter(|ms| *ms > 0)
+        .or(Some(record.interval_ms).filter(|ms| *ms > 0))
+        .map(Duration::from_millis)
+        .unwrap_or(default_interval);
+    let mut writer = open_sink_writer(&sink, Some(interval))?;
+    if let Some(recovered) = recovered.as_ref().filter(|r| r.meta.finished) {
+        // The input ended and its last epoch is durable: only the sink's last commit may be
+        // missing.
+        let entries = if writer.reads_its_state() {
+            StateEntries::new(
+                store
+                    .state_entries(&key.sink())
+                    .map_err(|e| state_error(&job_name, e))?,
+            )
+        } else {
+            StateEntries::default()
+        };
+        writer
+            .recover(recovered.meta.epoch, &entries)
+            .await
+            .map_err(|e| job_error(&record.target, e))?;
+        writer
+            .finish()
+            .await
+            .map_err(|e| job_error(&record.target, e))?;
+        forget(store, id);
+        jobs.record_finished(job_name, record.target.clone(), record.source.clone());
+        return Ok(());
+    }
+    let checkpointing = Checkpointing {
+        store: store.clone(),
+        key,
+        interval,
+        recovered,
+    };
+    let finished_store = store.clone();
+    jobs.start(
+        job_name,
+        record.target.clone(),
+        &plan,
+        writer,
+        Some(checkpointing),
+        Some(Box::new(move || forget(&finished_store, id))),
+    )
+    .map_err(|e| job_error(&record.target, e))?;
+    Ok(())
+}
