@@ -14,7 +14,9 @@ use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 use crate::error::{SqlError, SqlState};
-use crate::flink::{StreamTableDef, is_flink_create_table, parse_create_table};
+use crate::flink::{
+    StopJob, StreamTableDef, is_flink_create_table, is_stop_job, parse_create_table, parse_stop_job,
+};
 use crate::streaming::{WindowCall, rewrite_window_tvfs};
 
 /// How deeply nested an expression may be before parsing fails cleanly instead of overflowing
@@ -30,6 +32,8 @@ pub struct ParsedStatement {
     pub statement: Statement,
     /// The definition of a Flink `CREATE TABLE`, parsed by [`crate::flink`].
     pub stream_table: Option<Arc<StreamTableDef>>,
+    /// Flink's `STOP JOB` (`statement` is then a stand-in, `KILL <id>`, that nothing runs).
+    pub stop_job: Option<StopJob>,
     /// The window TVF calls of this statement; the text in `statement` names them by their
     /// relation (`__window_0`).
     pub windows: Vec<WindowCall>,
@@ -73,7 +77,20 @@ pub fn parse_statements(sql: &str) -> Result<Vec<ParsedStatement>, SqlError> {
         .into_iter()
         .map(|(start, end)| {
             let text = &full[start..end];
-            let mut parsed = if is_flink_create_table(text) {
+            let mut parsed = if is_stop_job(text) {
+                let offset = full[..start].chars().count();
+                let stop = parse_stop_job(&original[start..end]).map_err(|mut e| {
+                    e.position = e.position.map(|p| p + offset);
+                    e
+                })?;
+                let stand_in: Arc<str> = Arc::from(format!("KILL {}", stop.id));
+                let mut parsed = parse_one(&stand_in, 0, stand_in.len())?;
+                parsed.stop_job = Some(stop);
+                parsed.full = full.clone();
+                parsed.start = start;
+                parsed.end = end;
+                parsed
+            } else if is_flink_create_table(text) {
                 let offset = full[..start].chars().count();
                 let def = parse_create_table(&original[start..end]).map_err(|mut e| {
                     e.position = e.position.map(|p| p + offset);
@@ -179,6 +196,7 @@ fn parse_one(full: &Arc<str>, start: usize, end: usize) -> Result<ParsedStatemen
     Ok(ParsedStatement {
         statement,
         stream_table: None,
+        stop_job: None,
         windows: Vec::new(),
         full: full.clone(),
         original: full.clone(),

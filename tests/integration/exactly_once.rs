@@ -12,7 +12,7 @@ use crate::kafka::{BASE, timestamp_text};
 use crate::kafka_broker::{Record, bootstrap, consume, create_topic, produce, unique_topic};
 
 /// Events of the fixed input: one every 50 ms of event time, customers in turn.
-const EVENTS: usize = 4000;
+pub(crate) const EVENTS: usize = 4000;
 /// Customers of the input.
 const CUSTOMERS: usize = 10;
 /// Input chunks, produced one after the other while the job runs.
@@ -23,11 +23,11 @@ const INTERVAL: &str = "100ms";
 /// `(customer, event time in ms after BASE)` of event `i`. Each partition gets its events in
 /// time order, and the watermark trails by a second, so no event is ever late whatever the
 /// partitions' interleaving: every run, crashed or not, counts every event.
-fn event(i: usize) -> (String, i64) {
+pub(crate) fn event(i: usize) -> (String, i64) {
     (format!("c{}", i % CUSTOMERS), i as i64 * 50)
 }
 
-fn record(i: usize, customer: &str, millis: i64) -> Record {
+pub(crate) fn record(i: usize, customer: &str, millis: i64) -> Record {
     let value = format!(
         r#"{{"customer": "{customer}", "ts": "{}.{:03}"}}"#,
         timestamp_text(BASE + millis),
@@ -37,11 +37,11 @@ fn record(i: usize, customer: &str, millis: i64) -> Record {
 }
 
 /// A result row: `(window start, customer, count)`.
-type Row = (String, String, i64);
+pub(crate) type Row = (String, String, i64);
 
 /// The output of a run without failures: a count per customer and 1-second window. The
 /// closing events (customer `end`, a minute later) fire every window and none of their own.
-fn expected() -> BTreeMap<Row, usize> {
+pub(crate) fn expected() -> BTreeMap<Row, usize> {
     let mut counts: BTreeMap<(i64, String), i64> = BTreeMap::new();
     for i in 0..EVENTS {
         let (customer, millis) = event(i);
@@ -56,7 +56,7 @@ fn expected() -> BTreeMap<Row, usize> {
 }
 
 /// Produces the input in [`CHUNKS`] chunks, `pause` apart, then the closing events.
-async fn produce_input(topic: String, pause: Duration) {
+pub(crate) async fn produce_input(topic: String, pause: Duration) {
     let per_chunk = EVENTS / CHUNKS;
     for chunk in 0..CHUNKS {
         let records: Vec<Record> = (chunk * per_chunk..(chunk + 1) * per_chunk)
@@ -72,13 +72,15 @@ async fn produce_input(topic: String, pause: Duration) {
     produce(&topic, &[record(0, "end", end), record(1, "end", end)]).await;
 }
 
-/// The pipeline's tables and its INSERT job, with `guarantee` on the sink.
-async fn start_pipeline(
+/// The pipeline's tables and its INSERT job, with `guarantee` on the sink; `settings` (SQL
+/// statements, each ending with `;`) run just before the INSERT.
+pub(crate) async fn start_pipeline(
     server: &TestServer,
     input: &str,
     output: &str,
     guarantee: &str,
     prefix: &str,
+    settings: &str,
 ) {
     let client = server.connect().await;
     let transactional = if guarantee == "exactly-once" {
@@ -98,6 +100,7 @@ async fn start_pipeline(
                    'properties.bootstrap.servers' = '{servers}', 'format' = 'json',
                    'sink.delivery-guarantee' = '{guarantee}'{transactional});
              SET 'execution.checkpointing.interval' = '{INTERVAL}';
+             {settings}
              INSERT INTO totals
              SELECT window_start, customer, COUNT(*)
              FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' SECOND))
@@ -109,7 +112,11 @@ async fn start_pipeline(
 }
 
 /// The sink topic's committed rows, read until `count` arrived (or `timeout`).
-async fn output_rows(topic: &str, count: usize, timeout: Duration) -> BTreeMap<Row, usize> {
+pub(crate) async fn output_rows(
+    topic: &str,
+    count: usize,
+    timeout: Duration,
+) -> BTreeMap<Row, usize> {
     let mut rows = BTreeMap::new();
     for record in consume(topic, count, timeout).await {
         let value = record.json();
@@ -125,7 +132,10 @@ async fn output_rows(topic: &str, count: usize, timeout: Duration) -> BTreeMap<R
 }
 
 /// `(missing, duplicated, unexpected)` of `got` against `want`, as multisets.
-fn compare(want: &BTreeMap<Row, usize>, got: &BTreeMap<Row, usize>) -> (usize, usize, usize) {
+pub(crate) fn compare(
+    want: &BTreeMap<Row, usize>,
+    got: &BTreeMap<Row, usize>,
+) -> (usize, usize, usize) {
     let missing = want
         .iter()
         .map(|(row, n)| n.saturating_sub(got.get(row).copied().unwrap_or(0)))
@@ -170,7 +180,7 @@ async fn run_with_random_kills(guarantee: &str, kills: usize) -> BTreeMap<Row, u
     let mut random = Lcg(seed);
 
     let mut server = TestServer::start().await;
-    start_pipeline(&server, &input, &output, guarantee, &output).await;
+    start_pipeline(&server, &input, &output, guarantee, &output, "").await;
     let producer = tokio::spawn(produce_input(input.clone(), Duration::from_millis(400)));
     for _ in 0..kills {
         tokio::time::sleep(Duration::from_millis(150 + random.below(850))).await;
@@ -225,7 +235,7 @@ async fn exactly_once_output_survives_a_crash_at_each_commit_step() {
         create_topic(&output, 2).await;
         let armed = format!("{point}=6");
         let mut server = TestServer::start_with_env(&[("RUNNEL_FAILPOINTS", &armed)]).await;
-        start_pipeline(&server, &input, &output, "exactly-once", &output).await;
+        start_pipeline(&server, &input, &output, "exactly-once", &output, "").await;
         let producer = tokio::spawn(produce_input(input.clone(), Duration::from_millis(50)));
         assert!(
             server.exited_within(Duration::from_secs(60)).await,

@@ -13,6 +13,7 @@ mod materialized_views;
 mod pipeline_cli;
 mod protocol;
 mod restart;
+mod savepoints;
 mod sqllogictest;
 mod streaming;
 mod transactions;

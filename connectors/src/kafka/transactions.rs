@@ -29,7 +29,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerGroupMetadata};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{Producer, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
-use runnel_engine::checkpoint::{StateEntries, StateWriter};
+use runnel_engine::checkpoint::{FROM_SAVEPOINT, StateEntries, StateWriter};
 use runnel_engine::storage::{decode_state_batches, encode_state_batches};
 use runnel_engine::stream::StreamError;
 
@@ -124,6 +124,8 @@ pub struct EpochTransactions {
     prepared: Option<u64>,
     /// The current epoch's rows, kept in its state.
     kept: Vec<RecordBatch>,
+    /// The job started from a savepoint; the marker goes at the first barrier.
+    from_savepoint: bool,
 }
 
 impl std::fmt::Debug for EpochTransactions {
@@ -174,6 +176,7 @@ impl EpochTransactions {
             epoch: 0,
             prepared: None,
             kept: Vec::new(),
+            from_savepoint: false,
         })
     }
 
@@ -224,9 +227,12 @@ impl EpochTransactions {
             .await?;
         self.epoch = epoch;
         self.begin()?;
-        if epoch == 0 {
-            // A fresh job: whatever an earlier job with this id recorded means nothing here.
-            self.prepared = Some(0);
+        self.from_savepoint = state.iter().any(|(key, _)| key == FROM_SAVEPOINT);
+        if epoch == 0 || self.from_savepoint {
+            // A fresh job, or one resumed from a savepoint taken after its sink committed
+            // everything: whatever an earlier job with this id recorded means nothing here.
+            // The progress record starts at this epoch.
+            self.prepared = Some(epoch);
             return Ok(Recovery::Resend(Vec::new()));
         }
         let committed = committed.unwrap_or(0);
@@ -296,6 +302,9 @@ impl EpochTransactions {
             self.kept.clear();
         }
         state.delete(&epoch_key(self.epoch));
+        if std::mem::take(&mut self.from_savepoint) {
+            state.delete(FROM_SAVEPOINT);
+        }
         self.epoch = epoch;
         self.prepared = Some(epoch);
         Ok(())

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{self, Receiver, Sender, UnboundedReceiver, UnboundedSender};
+use tokio::sync::oneshot;
 
 use super::{CheckpointStats, JobKey, JobMeta, STATE_VERSION, SplitCheckpoint, StateOp};
 use crate::storage::{Store, StoreWrite};
@@ -49,7 +50,29 @@ pub enum Report {
         /// The sink's last changes.
         ops: Vec<StateOp>,
     },
+    /// The sink made the output of `epoch` visible ([`crate::stream::sink::SinkWriter::on_commit`]
+    /// returned).
+    Committed {
+        /// The epoch.
+        epoch: u64,
+    },
 }
+
+/// What the coordinator asks a source split for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trigger {
+    /// The epoch of the barrier to send.
+    pub epoch: u64,
+    /// After this barrier the split reads no more (the job stops at this epoch).
+    pub stop: bool,
+}
+
+/// Asks a running job's coordinator to stop the job at a checkpoint: the reply is the epoch
+/// that is durable (and committed by the sink) with every source stopped right after it.
+pub type StopHandle = Sender<StopReply>;
+
+/// Where the coordinator answers a stop request.
+pub type StopReply = oneshot::Sender<Result<u64, StreamError>>;
 
 /// How a task reports to the coordinator; cloned into every task of a checkpointed job.
 #[derive(Debug, Clone)]
@@ -83,8 +106,9 @@ pub struct Coordinator {
     parallelism: usize,
     /// The last durable epoch.
     epoch: u64,
-    triggers: Vec<Option<Sender<u64>>>,
+    triggers: Vec<Option<Sender<Trigger>>>,
     reports: UnboundedReceiver<Report>,
+    stops: Option<Receiver<StopReply>>,
     commits: Vec<UnboundedSender<u64>>,
     stats: Arc<CheckpointStats>,
     ended: BTreeMap<usize, SplitCheckpoint>,
@@ -112,6 +136,7 @@ impl Coordinator {
                 epoch,
                 triggers: Vec::new(),
                 reports,
+                stops: None,
                 commits: Vec::new(),
                 stats,
                 ended: BTreeMap::new(),
@@ -120,8 +145,15 @@ impl Coordinator {
         )
     }
 
+    /// The handle that stops the job at a checkpoint ([`StopHandle`]).
+    pub fn stopper(&mut self) -> StopHandle {
+        let (sender, receiver) = mpsc::channel(1);
+        self.stops = Some(receiver);
+        sender
+    }
+
     /// The trigger channel of the next source split (their order is the split order).
-    pub fn add_source(&mut self) -> Receiver<u64> {
+    pub fn add_source(&mut self) -> Receiver<Trigger> {
         let (sender, receiver) = mpsc::channel(1);
         self.triggers.push(Some(sender));
         receiver
@@ -140,10 +172,35 @@ impl Coordinator {
             tokio::time::interval_at(tokio::time::Instant::now() + self.interval, self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut in_flight: Option<InFlight> = None;
+        let mut stops = self.stops.take();
+        // A stop asked for, and the epoch it stops at once triggered.
+        let mut stopping: Option<(StopReply, Option<u64>)> = None;
         loop {
+            if let Some((_, at @ None)) = stopping.as_mut()
+                && in_flight.is_none()
+            {
+                in_flight = self.trigger(true);
+                match &in_flight {
+                    Some(flight) => *at = Some(flight.epoch),
+                    None => {
+                        if let Some((reply, _)) = stopping.take() {
+                            let _ = reply.send(Err(StreamError::Checkpoint(
+                                "the job cannot stop at a checkpoint: its sources have ended"
+                                    .to_string(),
+                            )));
+                        }
+                    }
+                }
+            }
             tokio::select! {
-                _ = ticker.tick(), if in_flight.is_none() => {
-                    in_flight = self.trigger();
+                _ = ticker.tick(), if in_flight.is_none() && stopping.is_none() => {
+                    in_flight = self.trigger(false);
+                }
+                request = async { stops.as_mut()?.recv().await }, if stops.is_some() && stopping.is_none() => {
+                    match request {
+                        Some(reply) => stopping = Some((reply, None)),
+                        None => stops = None,
+                    }
                 }
                 report = self.reports.recv() => {
                     let Some(report) = report else { return Ok(()) };
@@ -182,7 +239,24 @@ impl Coordinator {
                                 sources: BTreeMap::new(),
                             };
                             self.complete(flight, true).await?;
+                            if let Some((reply, _)) = stopping.take() {
+                                let _ = reply.send(Err(StreamError::Checkpoint(
+                                    "the job finished (its input ended) before it could stop"
+                                        .to_string(),
+                                )));
+                            }
                             return Ok(());
+                        }
+                        Report::Committed { epoch } => {
+                            if let Some((_, Some(at))) = &stopping
+                                && epoch >= *at
+                                && let Some((reply, _)) = stopping.take()
+                            {
+                                // Every source stopped after this epoch's barrier: nothing
+                                // more flows, and the job can be torn down.
+                                let _ = reply.send(Ok(epoch));
+                                return Ok(());
+                            }
                         }
                     }
                 }
@@ -190,13 +264,13 @@ impl Coordinator {
         }
     }
 
-    /// Asks every live source for the barrier of the next epoch.
-    fn trigger(&mut self) -> Option<InFlight> {
+    /// Asks every live source for the barrier of the next epoch (the last one, with `stop`).
+    fn trigger(&mut self, stop: bool) -> Option<InFlight> {
         let epoch = self.epoch + 1;
         let mut asked = false;
         for trigger in &mut self.triggers {
             if let Some(sender) = trigger {
-                match sender.try_send(epoch) {
+                match sender.try_send(Trigger { epoch, stop }) {
                     Ok(()) => asked = true,
                     // Still holding the previous trigger cannot happen with one epoch in
                     // flight; a closed channel is a split that ended.

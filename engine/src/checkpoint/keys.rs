@@ -8,6 +8,11 @@
 //!   the operator);
 //! - `k…`: the sink's state (a materialized view's rows, one segment per epoch).
 
+/// A key of the sink's namespace that says the job starts from a savepoint, taken after a
+/// stop at which the sink committed everything: a transactional sink has nothing of an
+/// earlier run to settle (see `SinkWriter::recover`).
+pub const FROM_SAVEPOINT: &[u8] = b"savepoint";
+
 /// The key space of one job, named after what the job maintains (a materialized view's name),
 /// so it is the same after a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]

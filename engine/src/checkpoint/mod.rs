@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-pub use coordinator::{CheckpointHandle, Coordinator, Report};
-pub use keys::{JobKey, OperatorGroup};
+pub use coordinator::{CheckpointHandle, Coordinator, Report, StopHandle, Trigger};
+pub use keys::{FROM_SAVEPOINT, JobKey, OperatorGroup};
 pub use state::{StateEntries, StateOp, StateWriter};
 
 use crate::storage::{StorageError, Store};

@@ -109,6 +109,7 @@ pub async fn run_sink_checkpointed(
                 biased;
                 Some(epoch) = checkpointing.commits.recv() => {
                     writer.on_commit(epoch).await?;
+                    checkpointing.handle.report(Report::Committed { epoch });
                     continue;
                 }
                 message = input.recv() => message,
@@ -145,6 +146,9 @@ pub async fn run_sink_checkpointed(
                             return Ok(());
                         };
                         writer.on_commit(committed).await?;
+                        checkpointing
+                            .handle
+                            .report(Report::Committed { epoch: committed });
                         if committed >= epoch {
                             break;
                         }

@@ -13,7 +13,7 @@ use super::message::{EventTime, WATERMARK_MIN};
 use super::runtime::Output;
 use super::watermark::WatermarkGenerator;
 use super::{Message, StreamBatch, StreamError};
-use crate::checkpoint::{CheckpointHandle, Report, SplitCheckpoint};
+use crate::checkpoint::{CheckpointHandle, Report, SplitCheckpoint, Trigger};
 
 /// Arrow field-metadata key of a column a connector fills from record metadata (Flink's
 /// `name TYPE METADATA FROM 'key'`): its value is the metadata key (`partition`, `offset`, ...).
@@ -95,7 +95,7 @@ pub struct SourceCheckpointing {
     /// The split's index.
     pub split: usize,
     /// Epochs to send a barrier for.
-    pub triggers: tokio::sync::mpsc::Receiver<u64>,
+    pub triggers: tokio::sync::mpsc::Receiver<Trigger>,
     /// The split's clocks at the last durable epoch (recovery).
     pub restore: Option<SplitCheckpoint>,
 }
@@ -142,8 +142,8 @@ pub async fn run_source_checkpointed(
         let next = match checkpointing.as_mut() {
             Some(checkpointing) => tokio::select! {
                 biased;
-                epoch = checkpointing.triggers.recv(), if triggers_open => match epoch {
-                    Some(epoch) => {
+                trigger = checkpointing.triggers.recv(), if triggers_open => match trigger {
+                    Some(Trigger { epoch, stop }) => {
                         if !output.send(Message::Barrier(epoch)).await? {
                             return Ok(());
                         }
@@ -152,6 +152,12 @@ pub async fn run_source_checkpointed(
                             split: checkpointing.split,
                             checkpoint: clocks.checkpoint(position.clone()),
                         });
+                        if stop {
+                            // The job stops at this epoch: nothing more is read or sent (the
+                            // output stays open, so nothing downstream reads an end of input)
+                            // until the job is torn down.
+                            return std::future::pending().await;
+                        }
                         continue;
                     }
                     None => {

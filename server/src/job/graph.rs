@@ -15,6 +15,7 @@ use std::time::Duration;
 use runnel_engine::Store;
 use runnel_engine::checkpoint::{
     CheckpointHandle, CheckpointStats, Coordinator, JobKey, OperatorGroup, Recovered, StateEntries,
+    StopHandle,
 };
 use runnel_engine::stream::align::Aligned;
 use runnel_engine::stream::calc::Calc;
@@ -41,6 +42,8 @@ pub struct JobCounters {
     pub malformed_skipped: Arc<std::sync::atomic::AtomicU64>,
     /// Checkpoint figures, when the job checkpoints.
     pub checkpoints: Option<Arc<CheckpointStats>>,
+    /// Stops the job at a checkpoint, when it checkpoints.
+    pub stopper: Option<StopHandle>,
 }
 
 /// How a job checkpoints: where, how often, and the epoch it resumes from.
@@ -129,7 +132,7 @@ pub fn spawn(
             };
             let stats = Arc::new(CheckpointStats::default());
             counters.checkpoints = Some(stats.clone());
-            let (coordinator, handle) = Coordinator::new(
+            let (mut coordinator, handle) = Coordinator::new(
                 config.store.clone(),
                 config.key.clone(),
                 config.interval,
@@ -137,6 +140,7 @@ pub fn spawn(
                 epoch,
                 stats,
             );
+            counters.stopper = Some(coordinator.stopper());
             Some(Participants {
                 coordinator,
                 handle,

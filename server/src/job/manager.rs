@@ -21,6 +21,7 @@ use tokio::task::AbortHandle;
 
 use super::{Checkpointing, Job, JobCounters, progress};
 use runnel_engine::Store;
+use runnel_engine::checkpoint::JobKey;
 use std::time::Duration;
 
 /// How a job stands.
@@ -32,14 +33,18 @@ pub enum JobStatus {
     Finished,
     /// A task failed; the job stopped.
     Failed(String),
+    /// Stopped by `STOP JOB`.
+    Stopped,
 }
 
 impl JobStatus {
-    fn word(&self) -> &'static str {
+    /// The status as the jobs table shows it.
+    pub fn word(&self) -> &'static str {
         match self {
             JobStatus::Running => "running",
             JobStatus::Finished => "finished",
             JobStatus::Failed(_) => "failed",
+            JobStatus::Stopped => "stopped",
         }
     }
 }
@@ -52,6 +57,25 @@ struct Entry {
     counters: Arc<JobCounters>,
     status: Arc<Mutex<JobStatus>>,
     supervisor: AbortHandle,
+    /// The job's key space, when it checkpoints.
+    key: Option<JobKey>,
+}
+
+/// Why `STOP JOB` could not stop a job.
+#[derive(Debug, thiserror::Error)]
+pub enum StopError {
+    /// No job has this id.
+    #[error("job {0} does not exist")]
+    Unknown(u64),
+    /// The job is not running.
+    #[error("job {0} is not running (it is {1})")]
+    NotRunning(u64, &'static str),
+    /// The job does not checkpoint, so it cannot stop at one.
+    #[error("job {0} does not checkpoint, so it cannot stop at a checkpoint")]
+    NoCheckpoints(u64),
+    /// The job could not complete its last checkpoint.
+    #[error("job {0} could not stop at a checkpoint: {1}")]
+    Checkpoint(u64, String),
 }
 
 /// The jobs of one server.
@@ -119,6 +143,7 @@ impl JobManager {
                 counters: Arc::new(JobCounters::default()),
                 status: Arc::new(Mutex::new(JobStatus::Finished)),
                 supervisor: supervisor.abort_handle(),
+                key: None,
             },
         );
         id
@@ -148,6 +173,7 @@ impl JobManager {
         checkpointing: Option<Checkpointing>,
         on_finished: Option<Box<dyn FnOnce() + Send>>,
     ) -> Result<u64, StreamError> {
+        let key = checkpointing.as_ref().map(|c| c.key.clone());
         let mut job = Job::start_checkpointed(plan, self.parallelism, sink, checkpointing)?;
         let counters = job.counters();
         let status = Arc::new(Mutex::new(JobStatus::Running));
@@ -180,6 +206,7 @@ impl JobManager {
                 counters,
                 status,
                 supervisor: supervisor.abort_handle(),
+                key,
             },
         );
         Ok(id)
@@ -203,6 +230,50 @@ impl JobManager {
             }
         }
         doomed.len()
+    }
+
+    /// Stops job `id`. With `at_checkpoint`, the job first completes one last checkpoint:
+    /// its sources stop right after that epoch's barrier, and the job is torn down once the
+    /// epoch is durable and its sink committed it; returns that epoch. Without it, the job's
+    /// tasks are stopped at once (nothing is checkpointed). The job stays listed as `stopped`.
+    pub async fn stop(&self, id: u64, at_checkpoint: bool) -> Result<Option<u64>, StopError> {
+        let stopper = {
+            let jobs = lock(&self.jobs);
+            let entry = jobs.get(&id).ok_or(StopError::Unknown(id))?;
+            let status = lock(&entry.status).clone();
+            if status != JobStatus::Running {
+                return Err(StopError::NotRunning(id, status.word()));
+            }
+            entry.counters.stopper.clone()
+        };
+        let epoch = match (at_checkpoint, stopper) {
+            (false, _) => None,
+            (true, None) => return Err(StopError::NoCheckpoints(id)),
+            (true, Some(stopper)) => {
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let gone = || StopError::Checkpoint(id, "the job ended meanwhile".to_string());
+                stopper.send(reply).await.map_err(|_| gone())?;
+                let epoch = answer
+                    .await
+                    .map_err(|_| gone())?
+                    .map_err(|e| StopError::Checkpoint(id, e.to_string()))?;
+                Some(epoch)
+            }
+        };
+        if let Some(entry) = lock(&self.jobs).get(&id) {
+            entry.supervisor.abort();
+            *lock(&entry.status) = JobStatus::Stopped;
+        }
+        tracing::info!(job = id, ?epoch, "job stopped");
+        Ok(epoch)
+    }
+
+    /// The target (view or sink table) of job `id` and its key space (when it checkpoints),
+    /// if the job exists.
+    pub fn describe(&self, id: u64) -> Option<(String, Option<JobKey>)> {
+        lock(&self.jobs)
+            .get(&id)
+            .map(|e| (e.target.clone(), e.key.clone()))
     }
 
     /// The status of job `id`, if it exists.

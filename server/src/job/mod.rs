@@ -14,6 +14,7 @@ pub mod planning;
 mod property_tests;
 #[cfg(test)]
 mod recovery_tests;
+pub mod savepoint;
 
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ use tokio::task::JoinSet;
 
 pub use conform::Conform;
 pub use graph::{Checkpointing, JobCounters};
-pub use manager::{JobManager, JobStatus};
+pub use manager::{JobManager, JobStatus, StopError};
 
 /// A running streaming job.
 pub struct Job {

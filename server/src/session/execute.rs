@@ -129,6 +129,23 @@ impl Session {
     /// Parse-time work for one statement: plans what DataFusion runs, so parameter and result
     /// types are known before execution.
     pub async fn prepare(&self, parsed: ParsedStatement) -> Result<Prepared, SqlError> {
+        if let Some(stop) = &parsed.stop_job {
+            let result_schema = stop.savepoint.then(|| {
+                Arc::new(datafusion::arrow::datatypes::Schema::new(vec![
+                    datafusion::arrow::datatypes::Field::new(
+                        super::stop_job::SAVEPOINT_COLUMN,
+                        datafusion::arrow::datatypes::DataType::Utf8,
+                        false,
+                    ),
+                ]))
+            });
+            return Ok(Prepared {
+                parsed,
+                plan: None,
+                result_schema,
+                stream: None,
+            });
+        }
         if let Some(stream) = self.prepare_stream(&parsed).await? {
             return Ok(Prepared {
                 result_schema: stream.result_schema(),
@@ -207,6 +224,11 @@ impl Session {
             if matches!(stream, StreamStatement::Insert { .. }) {
                 self.record_write();
             }
+            return Ok(executed);
+        }
+        if let Some(stop) = &parsed.stop_job {
+            let executed = self.stop_job(stop).await?;
+            self.record_write();
             return Ok(executed);
         }
         if let (Statement::CreateTable(_), Some(def)) = (&parsed.statement, &parsed.stream_table) {

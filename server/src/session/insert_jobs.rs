@@ -7,6 +7,7 @@
 //! durable epoch; an exactly-once Kafka sink settles its last transaction first. A job whose
 //! input ended is forgotten once its last epoch is durable and committed to its sink.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,10 @@ use runnel_sql::{Catalog, SqlError, SqlState, ddl};
 use serde::{Deserialize, Serialize};
 
 use crate::job::planning::{open_sink_writer, plan_insert};
-use crate::job::{Checkpointing, JobManager, job_error};
+use crate::job::{Checkpointing, JobManager, job_error, savepoint};
+
+/// Flink's session setting of the savepoint a new job starts from.
+pub const SAVEPOINT_PATH: &str = "execution.savepoint.path";
 
 /// Prefix of the job records in the store's state column family.
 const RECORDS: &[u8] = b"insert/";
@@ -38,6 +42,9 @@ struct InsertRecord {
     source: String,
     /// The job's checkpoint interval in milliseconds.
     interval_ms: u64,
+    /// The job's operator plan (as `EXPLAIN` shows it), kept in its savepoints.
+    #[serde(default)]
+    plan: String,
 }
 
 fn record_key(id: u64) -> Vec<u8> {
@@ -49,6 +56,15 @@ pub fn insert_job_key(id: u64) -> JobKey {
     JobKey::new(&format!("insert:{id}"))
 }
 
+/// A durable INSERT job's record, by its key space: its id, statement and plan.
+pub(super) fn record_of(store: &Store, key: &JobKey) -> Option<(u64, String, String)> {
+    load_records(store)
+        .ok()?
+        .into_iter()
+        .find(|(id, _)| insert_job_key(*id) == *key)
+        .map(|(id, record)| (id, record.sql, record.plan))
+}
+
 fn state_error(what: &str, error: impl std::fmt::Display) -> SqlError {
     SqlError::new(
         SqlState::INTERNAL_ERROR,
@@ -57,7 +73,7 @@ fn state_error(what: &str, error: impl std::fmt::Display) -> SqlError {
 }
 
 /// Deletes record `id` and everything its job checkpointed.
-fn forget(store: &Store, id: u64) {
+pub(super) fn forget(store: &Store, id: u64) {
     let mut write = StoreWrite::default();
     write.delete_state(record_key(id));
     write.delete_state_prefix(insert_job_key(id).prefix().to_vec());
@@ -69,13 +85,15 @@ fn forget(store: &Store, id: u64) {
 /// Starts `INSERT` statement `sql` (planned as `plan`, writing `sink`) as a background job.
 /// It checkpoints every `interval` (the server's default when `None`) and is resumed after a
 /// restart when the server checkpoints and the sink takes part; otherwise it runs for the
-/// server's lifetime. Returns the job's id.
+/// server's lifetime. With `savepoint`, the job starts from the state in that savepoint
+/// directory (its plan must be the same). Returns the job's id.
 pub fn start_insert_job(
     jobs: &JobManager,
     plan: &StreamPlan,
     sink: &StreamTable,
     sql: &str,
     interval: Option<Duration>,
+    savepoint: Option<&Path>,
 ) -> Result<u64, SqlError> {
     let name = sink.name().to_string();
     let job_name = format!("INSERT INTO {name}");
@@ -83,6 +101,14 @@ pub fn start_insert_job(
         .checkpoints()
         .filter(|_| runnel_connectors::sink_checkpoints(sink.options()));
     let Some((store, default_interval)) = checkpoints else {
+        if savepoint.is_some() {
+            return Err(SqlError::new(
+                SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                format!(
+                    "'{SAVEPOINT_PATH}' is set, but an INSERT into \"{name}\" does not checkpoint, so it cannot start from a savepoint"
+                ),
+            ));
+        }
         let writer = open_sink_writer(sink, None)?;
         return jobs
             .start(job_name, name.clone(), plan, writer, None, None)
@@ -95,6 +121,27 @@ pub fn start_insert_job(
         target: name.clone(),
         source: plan.source.table.name().to_string(),
         interval_ms: interval.as_millis() as u64,
+        plan: plan.description().join("\n"),
+    };
+    let restored = match savepoint {
+        Some(path) => {
+            let (meta, entries) = savepoint::read(path).map_err(|e| {
+                SqlError::new(SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE, e.to_string())
+            })?;
+            if meta.plan != record.plan {
+                return Err(SqlError::new(
+                    SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+                    format!(
+                        "savepoint {} was taken from a job with another plan; a job resumes from a savepoint only with the same plan.\nsavepoint's plan:\n{}\nthis job's plan:\n{}",
+                        path.display(),
+                        meta.plan,
+                        record.plan
+                    ),
+                ));
+            }
+            Some(entries)
+        }
+        None => None,
     };
     let id = store
         .meta_u64(NEXT_RECORD)
@@ -107,13 +154,26 @@ pub fn start_insert_job(
         serde_json::to_vec(&record).map_err(|e| state_error(&job_name, e))?,
     );
     // Nothing of an earlier job under this key may leak into this one.
-    write.delete_state_prefix(insert_job_key(id).prefix().to_vec());
+    let key = insert_job_key(id);
+    write.delete_state_prefix(key.prefix().to_vec());
+    let from_savepoint = restored.is_some();
+    if let Some(entries) = restored {
+        savepoint::restore_into(&mut write, &key, entries);
+    }
     store.commit(write).map_err(|e| state_error(&job_name, e))?;
+    let recovered = if from_savepoint {
+        Recovered::load(&store, &key).map_err(|e| {
+            forget(&store, id);
+            state_error(&job_name, e)
+        })?
+    } else {
+        None
+    };
     let checkpointing = Checkpointing {
         store: store.clone(),
-        key: insert_job_key(id),
+        key,
         interval,
-        recovered: None,
+        recovered,
     };
     let finished_store = store.clone();
     jobs.start(

@@ -17,6 +17,7 @@ mod execute;
 pub mod insert_jobs;
 mod rewrite;
 pub mod settings;
+pub mod stop_job;
 pub mod streaming;
 
 use std::sync::{Arc, Mutex};

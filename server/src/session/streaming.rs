@@ -30,7 +30,7 @@ use runnel_engine::checkpoint::{JobKey, Recovered, StateEntries};
 use runnel_engine::table::snapshot::SnapshotTable;
 
 use super::execute::{Executed, Notice, Outcome};
-use super::insert_jobs::{forget_insert_jobs_of, start_insert_job};
+use super::insert_jobs::{SAVEPOINT_PATH, forget_insert_jobs_of, start_insert_job};
 use super::{Session, rows};
 use crate::job::planning::{bind_connector_table, plan_insert, plan_stream, validate_source};
 use crate::job::{Checkpointing, Job, JobManager, job_error};
@@ -307,7 +307,14 @@ impl Session {
             StreamStatement::Insert { plan, sink, sql } => {
                 let name = sink.name().to_string();
                 let interval = self.checkpoint_interval()?;
-                let id = start_insert_job(&self.jobs, plan, sink, sql, interval)?;
+                let savepoint = self
+                    .settings()
+                    .get(SAVEPOINT_PATH)
+                    .ok()
+                    .filter(|path| !path.is_empty())
+                    .map(std::path::PathBuf::from);
+                let id =
+                    start_insert_job(&self.jobs, plan, sink, sql, interval, savepoint.as_deref())?;
                 let mut executed = Executed::new(Outcome::Command {
                     command: "INSERT".into(),
                     rows: Some(0),

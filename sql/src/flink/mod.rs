@@ -27,6 +27,7 @@ mod ast;
 mod builder;
 mod cursor;
 mod detect;
+mod job;
 mod table;
 mod types;
 
@@ -35,5 +36,6 @@ mod tests;
 
 pub use ast::{ColumnDef, ColumnKind, StreamTableDef, WatermarkDef};
 pub use detect::is_flink_create_table;
+pub use job::{StopJob, is_stop_job, parse_stop_job};
 pub use table::parse_create_table;
 pub use types::parse_type;

@@ -1,0 +1,137 @@
+//! `STOP JOB ... WITH SAVEPOINT` and resuming the same pipeline from the savepoint on another
+//! server (as after an upgrade of the binary): the output, read with read_committed, is that of
+//! a run that never stopped.
+
+use std::time::Duration;
+
+use tokio_postgres::error::SqlState;
+
+use crate::exactly_once::{EVENTS, compare, event, expected, output_rows, record, start_pipeline};
+use crate::harness::{TestServer, db_error, expect_sqlstate, simple_rows};
+use crate::kafka_broker::{Record, consume, create_topic, produce, unique_topic};
+
+/// Events `range` of the fixed input.
+fn records(range: std::ops::Range<usize>) -> Vec<Record> {
+    range
+        .map(|i| {
+            let (customer, millis) = event(i);
+            record(i, &customer, millis)
+        })
+        .collect()
+}
+
+async fn running_job(client: &tokio_postgres::Client) -> String {
+    let rows = simple_rows(
+        client,
+        "SELECT job_id FROM runnel_catalog.jobs WHERE status = 'running'",
+    )
+    .await;
+    assert_eq!(rows.len(), 1, "one running job: {rows:?}");
+    rows[0][0].clone().expect("job id")
+}
+
+#[tokio::test]
+async fn a_job_stopped_with_a_savepoint_resumes_from_it_on_another_server() {
+    let input = unique_topic("savepoint-in");
+    let output = unique_topic("savepoint-out");
+    create_topic(&input, 2).await;
+    create_topic(&output, 2).await;
+    let half = EVENTS / 2;
+    produce(&input, &records(0..half)).await;
+
+    let first = TestServer::start().await;
+    start_pipeline(&first, &input, &output, "exactly-once", &output, "").await;
+    // Windows have fired and been committed before the stop.
+    assert!(
+        !consume(&output, 100, Duration::from_secs(60))
+            .await
+            .is_empty()
+    );
+    let client = first.connect().await;
+    let id = running_job(&client).await;
+    let rows = simple_rows(&client, &format!("STOP JOB '{id}' WITH SAVEPOINT")).await;
+    let path = rows[0][0].clone().expect("savepoint path");
+    assert!(
+        std::path::Path::new(&path).join("_metadata").is_file(),
+        "{path}"
+    );
+    let status = simple_rows(
+        &client,
+        &format!("SELECT status FROM runnel_catalog.jobs WHERE job_id = {id}"),
+    )
+    .await;
+    assert_eq!(status[0][0].as_deref(), Some("stopped"));
+    let error = expect_sqlstate(
+        &client,
+        &format!("STOP JOB '{id}' WITH SAVEPOINT"),
+        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+    )
+    .await;
+    assert!(
+        db_error(&error).message().contains("not running"),
+        "{error}"
+    );
+
+    // Another server (a new binary, a new data directory) runs the same pipeline from it.
+    let second = TestServer::start().await;
+    let client = second.connect().await;
+    expect_sqlstate(&client, "STOP JOB '42'", SqlState::UNDEFINED_OBJECT).await;
+    let error = expect_sqlstate(
+        &client,
+        "STOP JOB '1' WITH DRAIN",
+        SqlState::FEATURE_NOT_SUPPORTED,
+    )
+    .await;
+    assert!(db_error(&error).position().is_some(), "{error}");
+    // A different query does not take the savepoint's state.
+    let other_query = format!(
+        "SET 'execution.savepoint.path' = '{path}';
+         CREATE TABLE events (customer STRING, ts TIMESTAMP(3),
+           WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
+         ) WITH ('connector' = 'kafka', 'topic' = '{input}',
+                 'properties.bootstrap.servers' = '{}', 'format' = 'json',
+                 'scan.startup.mode' = 'earliest-offset');
+         CREATE TABLE other (window_start TIMESTAMP(3), customer STRING, n BIGINT)
+         WITH ('connector' = 'kafka', 'topic' = '{output}',
+               'properties.bootstrap.servers' = '{}', 'format' = 'json')",
+        crate::kafka_broker::bootstrap(),
+        crate::kafka_broker::bootstrap()
+    );
+    client.batch_execute(&other_query).await.expect("tables");
+    let error = expect_sqlstate(
+        &client,
+        "INSERT INTO other SELECT window_start, customer, COUNT(*)
+         FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '2' SECOND))
+         GROUP BY window_start, window_end, customer",
+        SqlState::OBJECT_NOT_IN_PREREQUISITE_STATE,
+    )
+    .await;
+    assert!(
+        db_error(&error).message().contains("another plan"),
+        "{error}"
+    );
+    client
+        .batch_execute("DROP TABLE events; DROP TABLE other")
+        .await
+        .expect("drop");
+    start_pipeline(
+        &second,
+        &input,
+        &output,
+        "exactly-once",
+        &output,
+        &format!("SET 'execution.savepoint.path' = '{path}';"),
+    )
+    .await;
+    produce(&input, &records(half..EVENTS)).await;
+    let end = EVENTS as i64 * 50 + 60_000;
+    produce(&input, &[record(0, "end", end), record(1, "end", end)]).await;
+    let want = expected();
+    let got = output_rows(&output, want.len(), Duration::from_secs(60)).await;
+    let (missing, duplicated, unexpected) = compare(&want, &got);
+    assert_eq!(
+        (missing, duplicated, unexpected),
+        (0, 0, 0),
+        "after stop with savepoint and resume: {missing} rows missing, {duplicated} duplicated, {unexpected} unexpected"
+    );
+}
