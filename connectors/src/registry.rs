@@ -17,7 +17,7 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use runnel_engine::stream::sink::SinkWriter;
+use runnel_engine::stream::sink::{SinkJob, SinkWriter};
 use runnel_engine::stream::source::SplitReader;
 
 use crate::codec::RecordFormat;
@@ -300,17 +300,16 @@ pub fn sink_checkpoints(options: &[(String, String)]) -> bool {
         .any(|(key, value)| key == "connector" && value == "filesystem")
 }
 
-/// Opens a sink (a `filesystem` sink creates its directory) for a job that checkpoints every
-/// `checkpoint_interval` (`None`: it does not checkpoint).
+/// Opens a sink (a `filesystem` sink creates its directory) for `job`, when the job
+/// checkpoints (`None`: it does not).
 pub fn open_sink(
     options: &[(String, String)],
     schema: &SchemaRef,
-    checkpoint_interval: Option<std::time::Duration>,
+    job: Option<&SinkJob>,
 ) -> Result<Box<dyn SinkWriter>, ConnectorError> {
     Ok(match parse_sink(options, schema)? {
         SinkConfig::Kafka(table) => Box::new(
-            KafkaSink::new(&table, schema, checkpoint_interval)
-                .map_err(|e| ConnectorError::Io(e.to_string()))?,
+            KafkaSink::new(&table, schema, job).map_err(|e| ConnectorError::Io(e.to_string()))?,
         ),
         SinkConfig::File(file) => {
             std::fs::create_dir_all(&file.path).map_err(|e| {

@@ -94,7 +94,7 @@ async fn job(client: &Client) -> Result<(String, u64, u64, u64), String> {
             "SELECT status, rows_in, checkpoint_epoch, checkpoint_bytes, error FROM runnel_catalog.jobs ORDER BY job_id",
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| pg(&e))?;
     for message in rows {
         if let tokio_postgres::SimpleQueryMessage::Row(row) = message {
             let number = |i: usize| row.get(i).and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -109,6 +109,14 @@ async fn job(client: &Client) -> Result<(String, u64, u64, u64), String> {
         }
     }
     Err("no job".into())
+}
+
+/// A client error with the server's message.
+fn pg(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => error.to_string(),
+    }
 }
 
 fn temp_dir(name: &str) -> Result<std::path::PathBuf, String> {
@@ -135,23 +143,22 @@ async fn tumble_run(interval: &str) -> Result<(f64, u64), String> {
                      'fields.id.kind' = 'sequence', 'fields.id.start' = '0',
                      'fields.id.end' = '{last}', 'fields.k.min' = '0', 'fields.k.max' = '9999',
                      'fields.v.min' = '0', 'fields.v.max' = '1000', 'seed' = '7');
-             CREATE TABLE out (window_start TIMESTAMP(3), window_end TIMESTAMP(3), k INT,
-                               n BIGINT, total BIGINT, biggest INT)
+             CREATE TABLE out (k INT, n BIGINT, total BIGINT, biggest INT)
                WITH ('connector' = 'blackhole');
              SET 'execution.checkpointing.interval' = '{interval}'",
             last = EVENTS - 1
         ))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| pg(&e))?;
     let started = Instant::now();
     client
         .batch_execute(
-            "INSERT INTO out SELECT window_start, window_end, k, COUNT(*), SUM(v), MAX(v)
+            "INSERT INTO out SELECT k, COUNT(*), SUM(v), MAX(v)
              FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '10' SECOND))
              GROUP BY window_start, window_end, k",
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| pg(&e))?;
     let mut epochs = 0;
     loop {
         let (status, rows, epoch, _) = job(&client).await?;
@@ -244,7 +251,7 @@ async fn latency() -> Result<(), String> {
              INSERT INTO copies SELECT id, produced FROM events"
         ))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| pg(&e))?;
     let rate = 5_000u64;
     let seconds = 30u64;
     let total = rate * seconds;
@@ -337,15 +344,15 @@ async fn recovery() -> Result<(), String> {
              ) WITH ('connector' = 'datagen', 'rows-per-second' = '1000000',
                      'fields.id.kind' = 'sequence', 'fields.id.start' = '0',
                      'fields.id.end' = '9000000000000', 'fields.s.length' = '100', 'seed' = '3');
-             CREATE TABLE out (window_start TIMESTAMP(3), s STRING, n BIGINT)
+             CREATE TABLE out (s STRING, n BIGINT)
                WITH ('connector' = 'blackhole');
              SET 'execution.checkpointing.interval' = '5s';
-             INSERT INTO out SELECT window_start, s, COUNT(*)
+             INSERT INTO out SELECT s, COUNT(*)
              FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' DAY))
              GROUP BY window_start, window_end, s",
         )
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| pg(&e))?;
     let (mut epoch, mut bytes);
     loop {
         let (_, _, e, b) = job(&client).await?;

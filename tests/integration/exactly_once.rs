@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use crate::harness::TestServer;
+use crate::harness::{TestServer, simple_rows};
 use crate::kafka::{BASE, timestamp_text};
 use crate::kafka_broker::{Record, bootstrap, consume, create_topic, produce, unique_topic};
 
@@ -166,9 +166,20 @@ impl Lcg {
     }
 }
 
+/// The job's last durable epoch, as the jobs table shows it.
+async fn checkpoint_epoch(server: &TestServer) -> i64 {
+    let client = server.connect().await;
+    let rows = simple_rows(&client, "SELECT checkpoint_epoch FROM runnel_catalog.jobs").await;
+    rows.first()
+        .and_then(|row| row[0].as_deref())
+        .and_then(|epoch| epoch.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Runs the pipeline with `guarantee` while killing the server `kills` times at random
-/// instants; returns the sink topic's rows.
-async fn run_with_random_kills(guarantee: &str, kills: usize) -> BTreeMap<Row, usize> {
+/// instants; returns the sink topic's rows and how many kills came after the job had
+/// completed a checkpoint since it last (re)started.
+async fn run_with_random_kills(guarantee: &str, kills: usize) -> (BTreeMap<Row, usize>, usize) {
     let input = unique_topic("eo-in");
     let output = unique_topic("eo-out");
     create_topic(&input, 2).await;
@@ -182,20 +193,33 @@ async fn run_with_random_kills(guarantee: &str, kills: usize) -> BTreeMap<Row, u
     let mut server = TestServer::start().await;
     start_pipeline(&server, &input, &output, guarantee, &output, "").await;
     let producer = tokio::spawn(produce_input(input.clone(), Duration::from_millis(400)));
+    let mut last_epoch = 0;
+    let mut progressed = 0;
     for _ in 0..kills {
         tokio::time::sleep(Duration::from_millis(150 + random.below(850))).await;
+        let epoch = checkpoint_epoch(&server).await;
+        if epoch > last_epoch {
+            progressed += 1;
+            last_epoch = epoch;
+        }
         server.kill();
         server.start_again().await;
     }
     producer.await.expect("producer");
     let want = expected();
-    output_rows(&output, want.len(), Duration::from_secs(120)).await
+    let rows = output_rows(&output, want.len(), Duration::from_secs(120)).await;
+    (rows, progressed)
 }
 
 #[tokio::test]
 async fn exactly_once_output_survives_random_kills() {
     let want = expected();
-    let got = run_with_random_kills("exactly-once", 20).await;
+    let (got, progressed) = run_with_random_kills("exactly-once", 20).await;
+    // The kills met a running job, not only restarts.
+    assert!(
+        progressed >= 10,
+        "only {progressed} of 20 kills came after a new checkpoint"
+    );
     let (missing, duplicated, unexpected) = compare(&want, &got);
     assert_eq!(
         (missing, duplicated, unexpected),
@@ -208,7 +232,7 @@ async fn exactly_once_output_survives_random_kills() {
 #[tokio::test]
 async fn at_least_once_output_loses_nothing_across_kills() {
     let want = expected();
-    let got = run_with_random_kills("at-least-once", 6).await;
+    let (got, _) = run_with_random_kills("at-least-once", 6).await;
     let (missing, duplicated, unexpected) = compare(&want, &got);
     eprintln!("at-least-once after 6 kills: {duplicated} duplicated rows");
     assert_eq!(
@@ -237,9 +261,11 @@ async fn exactly_once_output_survives_a_crash_at_each_commit_step() {
         let mut server = TestServer::start_with_env(&[("RUNNEL_FAILPOINTS", &armed)]).await;
         start_pipeline(&server, &input, &output, "exactly-once", &output, "").await;
         let producer = tokio::spawn(produce_input(input.clone(), Duration::from_millis(50)));
-        assert!(
-            server.exited_within(Duration::from_secs(60)).await,
-            "the server did not die at failpoint {point}"
+        let status = server.exited_within(Duration::from_secs(60)).await;
+        assert_eq!(
+            status.and_then(|s| std::os::unix::process::ExitStatusExt::signal(&s)),
+            Some(9),
+            "the server did not kill itself at failpoint {point}: {status:?}"
         );
         server.set_env(&[]);
         let restarted = Instant::now();

@@ -51,19 +51,20 @@ impl TestServer {
             .collect();
     }
 
-    /// Waits up to `timeout` for the server to exit by itself; true when it did.
-    pub async fn exited_within(&mut self, timeout: Duration) -> bool {
+    /// Waits up to `timeout` for the server to exit by itself; its exit status when it did.
+    pub async fn exited_within(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             match self.child.as_mut().map(Child::try_wait) {
-                None | Some(Ok(Some(_))) => {
+                Some(Ok(Some(status))) => {
                     self.child = None;
-                    return true;
+                    return Some(status);
                 }
+                None | Some(Err(_)) => return None,
                 _ => tokio::time::sleep(Duration::from_millis(20)).await,
             }
         }
-        false
+        None
     }
 
     pub fn data_dir(&self) -> &Path {

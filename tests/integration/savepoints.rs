@@ -40,20 +40,51 @@ async fn a_job_stopped_with_a_savepoint_resumes_from_it_on_another_server() {
     produce(&input, &records(0..half)).await;
 
     let first = TestServer::start().await;
-    start_pipeline(&first, &input, &output, "exactly-once", &output, "").await;
-    // Windows have fired and been committed before the stop.
-    assert!(
-        !consume(&output, 100, Duration::from_secs(60))
-            .await
-            .is_empty()
-    );
+    // No periodic checkpoint during the run: only the stop makes one.
+    start_pipeline(
+        &first,
+        &input,
+        &output,
+        "exactly-once",
+        &output,
+        "SET 'execution.checkpointing.interval' = '600s';",
+    )
+    .await;
     let client = first.connect().await;
     let id = running_job(&client).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let read = simple_rows(&client, "SELECT rows_in FROM runnel_catalog.jobs").await;
+        if read[0][0].as_deref().and_then(|r| r.parse::<usize>().ok()) >= Some(half) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job read {read:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = simple_rows(&client, "SELECT checkpoint_epoch FROM runnel_catalog.jobs").await;
+    let before: u64 = before[0][0]
+        .as_deref()
+        .map_or(0, |e| e.parse().unwrap_or(0));
     let rows = simple_rows(&client, &format!("STOP JOB '{id}' WITH SAVEPOINT")).await;
     let path = rows[0][0].clone().expect("savepoint path");
+    let metadata: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(std::path::Path::new(&path).join("_metadata")).expect("_metadata"),
+    )
+    .expect("json");
+    // The job stopped at a checkpoint of its own, not at the last periodic one.
+    let epoch = metadata["epoch"].as_u64().expect("epoch");
     assert!(
-        std::path::Path::new(&path).join("_metadata").is_file(),
-        "{path}"
+        epoch > before,
+        "savepoint epoch {epoch}, before the stop {before}"
+    );
+    // The stop committed the epoch's transaction: its windows are visible to read_committed.
+    assert!(
+        !consume(&output, 100, Duration::from_secs(30))
+            .await
+            .is_empty()
     );
     let status = simple_rows(
         &client,

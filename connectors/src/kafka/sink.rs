@@ -28,7 +28,7 @@ use rdkafka::message::{DeliveryResult, Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::types::RDKafkaErrorCode;
 use runnel_engine::stream::StreamError;
-use runnel_engine::stream::sink::SinkWriter;
+use runnel_engine::stream::sink::{SinkJob, SinkWriter};
 use runnel_engine::stream::watermark::event_time_millis;
 
 use super::metadata::MetadataKey;
@@ -111,12 +111,12 @@ fn sink_error(action: &str, error: impl std::fmt::Display) -> StreamError {
 
 impl KafkaSink {
     /// A sink of `table` writing rows of `schema` (the table's columns without `VIRTUAL` ones),
-    /// for a job that checkpoints every `interval` (`None`: a job without checkpoints, which
-    /// an `exactly-once` sink refuses).
+    /// for checkpointed job `job` (`None`: a job without checkpoints, which an `exactly-once`
+    /// sink refuses).
     pub fn new(
         table: &KafkaTable,
         schema: &SchemaRef,
-        interval: Option<Duration>,
+        job: Option<&SinkJob>,
     ) -> Result<Self, StreamError> {
         let topic = table
             .sink_topic()
@@ -128,18 +128,19 @@ impl KafkaSink {
         }
         let transactional_id = match (table.delivery, &table.transactional_id_prefix) {
             (DeliveryGuarantee::ExactlyOnce, Some(prefix)) => {
-                let Some(interval) = interval else {
+                let Some(job) = job else {
                     return Err(StreamError::Source(
                         "kafka sink: 'sink.delivery-guarantee' = 'exactly-once' commits a transaction per checkpoint, and this job does not checkpoint; run it as an INSERT job of 'runnel serve', or use 'at-least-once'".to_string(),
                     ));
                 };
-                // One sink instance per job.
-                let id = format!("{prefix}-0");
+                // One sink instance per job; the id stays the same when the job resumes, so
+                // the resumed producer fences the dead one.
+                let id = format!("{prefix}-{}", job.name);
                 transactions::configure(
                     &mut config,
                     &id,
                     table.property("transaction.timeout.ms"),
-                    interval,
+                    job.interval,
                 )
                 .map_err(|e| sink_error("exactly-once", e))?;
                 Some(id)

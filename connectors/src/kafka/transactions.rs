@@ -56,6 +56,14 @@ pub fn configure(
     interval: Duration,
 ) -> Result<(), String> {
     config.set("transactional.id", transactional_id);
+    if interval + TRANSACTION_TIMEOUT_MARGIN > BROKER_MAX_TRANSACTION_TIMEOUT {
+        return Err(format!(
+            "a checkpoint interval of {} s is too long: a transaction stays open for a whole epoch, and brokers cap transactions at {} s by default; use at most {} s",
+            interval.as_secs(),
+            BROKER_MAX_TRANSACTION_TIMEOUT.as_secs(),
+            (BROKER_MAX_TRANSACTION_TIMEOUT - TRANSACTION_TIMEOUT_MARGIN).as_secs()
+        ));
+    }
     match user_timeout {
         Some(value) => {
             let millis: u64 = value.parse().map_err(|_| {
@@ -235,7 +243,12 @@ impl EpochTransactions {
             self.prepared = Some(epoch);
             return Ok(Recovery::Resend(Vec::new()));
         }
-        let committed = committed.unwrap_or(0);
+        let Some(committed) = committed else {
+            return Err(StreamError::Checkpoint(format!(
+                "kafka sink: the progress record of transactional id '{}' (consumer group 'runnel-progress-{}') is gone, so whether Kafka committed epoch {epoch} is unknown; Kafka drops the offsets of idle groups after 'offsets.retention.minutes' (7 days by default)",
+                self.transactional_id, self.transactional_id
+            )));
+        };
         if committed == epoch {
             return Ok(Recovery::Done);
         }
@@ -353,9 +366,14 @@ mod tests {
         configure(&mut config, "t-0", None, Duration::from_secs(1)).expect("configure");
         assert_eq!(config.get("transactional.id"), Some("t-0"));
         assert_eq!(config.get("transaction.timeout.ms"), Some("61000"));
-        let mut config = ClientConfig::new();
-        configure(&mut config, "t-0", None, Duration::from_secs(3600)).expect("configure");
-        assert_eq!(config.get("transaction.timeout.ms"), Some("900000"));
+        let error = configure(
+            &mut ClientConfig::new(),
+            "t-0",
+            None,
+            Duration::from_secs(3600),
+        )
+        .expect_err("too long");
+        assert!(error.contains("use at most 840 s"), "{error}");
         let error = configure(
             &mut ClientConfig::new(),
             "t-0",

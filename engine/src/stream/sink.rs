@@ -64,6 +64,16 @@ pub trait SinkWriter: Send {
     async fn finish(&mut self) -> Result<(), StreamError>;
 }
 
+/// What a sink opened for a checkpointed job knows of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkJob {
+    /// The job's checkpoint interval.
+    pub interval: std::time::Duration,
+    /// A name of the job that stays the same when it resumes after a restart (a transactional
+    /// sink derives its transactional id from it).
+    pub name: String,
+}
+
 /// How the sink of a checkpointed job takes part in checkpoints.
 #[derive(Debug)]
 pub struct SinkCheckpointing {

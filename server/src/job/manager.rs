@@ -61,6 +61,9 @@ struct Entry {
     key: Option<JobKey>,
 }
 
+/// How long `STOP JOB` waits for a job's last checkpoint.
+const STOP_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Why `STOP JOB` could not stop a job.
 #[derive(Debug, thiserror::Error)]
 pub enum StopError {
@@ -212,13 +215,13 @@ impl JobManager {
         Ok(id)
     }
 
-    /// Stops and forgets every job writing `target` (its materialized view was dropped).
-    /// Returns how many there were.
+    /// Stops and forgets every job writing or reading `target` (a materialized view or table
+    /// that was dropped). Returns how many there were.
     pub fn stop_target(&self, target: &str) -> usize {
         let mut jobs = lock(&self.jobs);
         let doomed: Vec<u64> = jobs
             .iter()
-            .filter(|(_, entry)| entry.target == target)
+            .filter(|(_, entry)| entry.target == target || entry.source == target)
             .map(|(id, _)| *id)
             .collect();
         for id in &doomed {
@@ -251,13 +254,31 @@ impl JobManager {
             (true, None) => return Err(StopError::NoCheckpoints(id)),
             (true, Some(stopper)) => {
                 let (reply, answer) = tokio::sync::oneshot::channel();
-                let gone = || StopError::Checkpoint(id, "the job ended meanwhile".to_string());
-                stopper.send(reply).await.map_err(|_| gone())?;
-                let epoch = answer
-                    .await
-                    .map_err(|_| gone())?
-                    .map_err(|e| StopError::Checkpoint(id, e.to_string()))?;
-                Some(epoch)
+                // The coordinator is gone: the job ended, with the error its status tells.
+                let gone = || {
+                    let why = match self.status(id) {
+                        Some(JobStatus::Failed(error)) => format!("the job failed: {error}"),
+                        _ => "the job ended meanwhile".to_string(),
+                    };
+                    StopError::Checkpoint(id, why)
+                };
+                if stopper.send(reply).await.is_err() {
+                    return Err(gone());
+                }
+                match tokio::time::timeout(STOP_TIMEOUT, answer).await {
+                    Ok(Ok(Ok(epoch))) => Some(epoch),
+                    Ok(Ok(Err(error))) => return Err(StopError::Checkpoint(id, error.to_string())),
+                    Ok(Err(_)) => return Err(gone()),
+                    Err(_) => {
+                        return Err(StopError::Checkpoint(
+                            id,
+                            format!(
+                                "its last checkpoint did not complete within {} s",
+                                STOP_TIMEOUT.as_secs()
+                            ),
+                        ));
+                    }
+                }
             }
         };
         if let Some(entry) = lock(&self.jobs).get(&id) {

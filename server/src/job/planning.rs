@@ -98,19 +98,18 @@ fn refuse_updates_into_kafka(error: SqlError, sink: &StreamTable) -> SqlError {
     }
 }
 
-/// Opens `sink` for a job that checkpoints every `checkpoint_interval` (`None`: it does not):
-/// rows arrive under the query's column names and leave under the sink's.
+/// Opens `sink` for `job` (`None`: a job that does not checkpoint): rows arrive under the
+/// query's column names and leave under the sink's.
 pub fn open_sink_writer(
     sink: &StreamTable,
-    checkpoint_interval: Option<std::time::Duration>,
+    job: Option<&runnel_engine::stream::sink::SinkJob>,
 ) -> Result<Box<dyn SinkWriter>, SqlError> {
-    let writer = registry::open_sink(sink.options(), &sink.sink_schema, checkpoint_interval)
-        .map_err(|e| {
-            SqlError::new(
-                SqlState::INVALID_PARAMETER_VALUE,
-                format!("table \"{}\": {e}", sink.name()),
-            )
-        })?;
+    let writer = registry::open_sink(sink.options(), &sink.sink_schema, job).map_err(|e| {
+        SqlError::new(
+            SqlState::INVALID_PARAMETER_VALUE,
+            format!("table \"{}\": {e}", sink.name()),
+        )
+    })?;
     Ok(Box::new(Conform::new(sink.sink_schema.clone(), writer)))
 }
 

@@ -56,7 +56,7 @@ impl Notice {
         }
     }
 
-    fn warning(code: &'static str, message: impl Into<String>) -> Self {
+    pub(super) fn warning(code: &'static str, message: impl Into<String>) -> Self {
         Notice {
             severity: "WARNING",
             code,

@@ -14,6 +14,7 @@ use std::time::Duration;
 use datafusion::execution::SessionState;
 use datafusion::sql::sqlparser::ast::{Statement, TableObject};
 use runnel_engine::checkpoint::{JobKey, Recovered, StateEntries};
+use runnel_engine::stream::sink::SinkJob;
 use runnel_engine::{Store, StoreWrite};
 use runnel_sql::catalog::CatalogObject;
 use runnel_sql::streaming::{StreamPlan, StreamTable};
@@ -57,12 +58,31 @@ pub fn insert_job_key(id: u64) -> JobKey {
 }
 
 /// A durable INSERT job's record, by its key space: its id, statement and plan.
-pub(super) fn record_of(store: &Store, key: &JobKey) -> Option<(u64, String, String)> {
-    load_records(store)
-        .ok()?
+pub(super) fn record_of(
+    store: &Store,
+    key: &JobKey,
+) -> Result<Option<(u64, String, String)>, SqlError> {
+    Ok(load_records(store)
+        .map_err(|e| state_error("INSERT jobs", e))?
         .into_iter()
         .find(|(id, _)| insert_job_key(*id) == *key)
-        .map(|(id, record)| (id, record.sql, record.plan))
+        .map(|(id, record)| (id, record.sql, record.plan)))
+}
+
+/// What the sink of durable job `id` knows of it.
+fn sink_job(id: u64, interval: Duration) -> SinkJob {
+    SinkJob {
+        interval,
+        name: id.to_string(),
+    }
+}
+
+/// Serializes the allocation of record ids (read the counter, store the record).
+fn lock_allocation() -> std::sync::MutexGuard<'static, ()> {
+    static ALLOCATION: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ALLOCATION
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn state_error(what: &str, error: impl std::fmt::Display) -> SqlError {
@@ -115,7 +135,13 @@ pub fn start_insert_job(
             .map_err(|e| job_error(&name, e));
     };
     let interval = interval.unwrap_or(default_interval);
-    let writer = open_sink_writer(sink, Some(interval))?;
+    // One allocation of a record id at a time.
+    let _allocating = lock_allocation();
+    let id = store
+        .meta_u64(NEXT_RECORD)
+        .map_err(|e| state_error(&job_name, e))?
+        .unwrap_or(1);
+    let writer = open_sink_writer(sink, Some(&sink_job(id, interval)))?;
     let record = InsertRecord {
         sql: sql.to_string(),
         target: name.clone(),
@@ -143,10 +169,6 @@ pub fn start_insert_job(
         }
         None => None,
     };
-    let id = store
-        .meta_u64(NEXT_RECORD)
-        .map_err(|e| state_error(&job_name, e))?
-        .unwrap_or(1);
     let mut write = StoreWrite::default();
     write.put_meta_u64(NEXT_RECORD, id + 1);
     write.put_state(
@@ -301,7 +323,7 @@ async fn restart_one(
         .or(Some(record.interval_ms).filter(|ms| *ms > 0))
         .map(Duration::from_millis)
         .unwrap_or(default_interval);
-    let mut writer = open_sink_writer(&sink, Some(interval))?;
+    let mut writer = open_sink_writer(&sink, Some(&sink_job(id, interval)))?;
     if let Some(recovered) = recovered.as_ref().filter(|r| r.meta.finished) {
         // The input ended and its last epoch is durable: only the sink's last commit may be
         // missing.

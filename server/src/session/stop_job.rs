@@ -48,7 +48,7 @@ impl Session {
         }
         let store = self.jobs.checkpoints().map(|(store, _)| store);
         let record = match (&store, &key) {
-            (Some(store), Some(key)) => record_of(store, key),
+            (Some(store), Some(key)) => record_of(store, key)?,
             _ => None,
         };
         if stop.savepoint
@@ -64,26 +64,41 @@ impl Session {
                 "job {id} does not checkpoint (its sink does not take part in checkpoints), so it cannot stop with a savepoint"
             )));
         }
-        let epoch = match self.jobs.stop(id, record.is_some()).await {
-            Ok(epoch) => epoch,
-            Err(StopError::NotRunning(_, status)) if !stop.savepoint => {
-                // A failed durable job would be tried again at the next start: no more.
-                if let (Some(store), Some((record, _, _))) = (&store, &record) {
-                    forget(store, *record);
-                }
-                let mut executed = Executed::command("STOP JOB");
-                executed.notices.push(Notice::info(format!(
-                    "job {id} had already ended ({status}); it will not be resumed"
+        let mut notices = Vec::new();
+        let epoch =
+            match self.jobs.stop(id, record.is_some()).await {
+                Ok(epoch) => epoch,
+                Err(StopError::Checkpoint(_, why)) if !stop.savepoint => {
+                    // Stopping matters more than the last checkpoint: stop at once.
+                    self.jobs
+                        .stop(id, false)
+                        .await
+                        .map_err(|e| not_ready(e.to_string()))?;
+                    notices.push(Notice::warning("01000", format!(
+                    "job {id} could not stop at a checkpoint ({why}); it was stopped at once"
                 )));
-                return Ok(executed);
-            }
-            Err(error @ StopError::Unknown(_)) => {
-                return Err(SqlError::new(SqlState::UNDEFINED_OBJECT, error.to_string()));
-            }
-            Err(error) => return Err(not_ready(error.to_string())),
-        };
+                    None
+                }
+                Err(StopError::NotRunning(_, status)) if !stop.savepoint => {
+                    // A failed durable job would be tried again at the next start: no more.
+                    if let (Some(store), Some((record, _, _))) = (&store, &record) {
+                        forget(store, *record);
+                    }
+                    let mut executed = Executed::command("STOP JOB");
+                    executed.notices.push(Notice::info(format!(
+                        "job {id} had already ended ({status}); it will not be resumed"
+                    )));
+                    return Ok(executed);
+                }
+                Err(error @ StopError::Unknown(_)) => {
+                    return Err(SqlError::new(SqlState::UNDEFINED_OBJECT, error.to_string()));
+                }
+                Err(error) => return Err(not_ready(error.to_string())),
+            };
         let (Some(store), Some(key), Some((record, sql, plan))) = (store, key, record) else {
-            return Ok(Executed::command("STOP JOB"));
+            let mut executed = Executed::command("STOP JOB");
+            executed.notices = notices;
+            return Ok(executed);
         };
         let written = if stop.savepoint {
             let dir = match self.settings().get(SAVEPOINTS_DIR) {
@@ -128,7 +143,9 @@ impl Session {
             }
             None => {
                 forget(&store, record);
-                Ok(Executed::command("STOP JOB"))
+                let mut executed = Executed::command("STOP JOB");
+                executed.notices = notices;
+                Ok(executed)
             }
         }
     }
