@@ -1,6 +1,6 @@
 //! Checkpoint costs, measured through the real binary (`runnel serve`, started by the bench):
 //!
-//! - `throughput`: a TUMBLE 10 s job over 10 M `datagen` events (COUNT/SUM/MAX per key, 10 000
+//! - `throughput`: a TUMBLE 10 s job over 100 M `datagen` events (`RUNNEL_BENCH_EVENTS`) (COUNT/SUM/MAX per key, 10 000
 //!   keys, into `blackhole`) as a durable INSERT job with a checkpoint every 1 s, and with
 //!   checkpoints every hour (none during the run: only the final epoch). Events per second from
 //!   the `INSERT` to the job's end.
@@ -126,10 +126,16 @@ fn temp_dir(name: &str) -> Result<std::path::PathBuf, String> {
     Ok(dir)
 }
 
-const EVENTS: u64 = 10_000_000;
+/// `RUNNEL_BENCH_EVENTS`, 100 M by default (about 10 s at 2 cores, so about 10 checkpoints).
+fn events() -> u64 {
+    std::env::var("RUNNEL_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000_000)
+}
 
 /// One TUMBLE run with checkpoints every `interval`; returns (seconds, epochs).
-async fn tumble_run(interval: &str) -> Result<(f64, u64), String> {
+async fn tumble_run(interval: &str, events: u64) -> Result<(f64, u64), String> {
     let dir = temp_dir("throughput")?;
     let mut server = Server::start(&dir)?;
     let client = server.connect(Duration::from_secs(60)).await?;
@@ -146,7 +152,7 @@ async fn tumble_run(interval: &str) -> Result<(f64, u64), String> {
              CREATE TABLE out (k INT, n BIGINT, total BIGINT, biggest INT)
                WITH ('connector' = 'blackhole');
              SET 'execution.checkpointing.interval' = '{interval}'",
-            last = EVENTS - 1
+            last = events - 1
         ))
         .await
         .map_err(|e| pg(&e))?;
@@ -165,8 +171,8 @@ async fn tumble_run(interval: &str) -> Result<(f64, u64), String> {
         epochs = epochs.max(epoch);
         if status == "finished" {
             let seconds = started.elapsed().as_secs_f64();
-            if rows != EVENTS {
-                return Err(format!("read {rows} events, expected {EVENTS}"));
+            if rows != events {
+                return Err(format!("read {rows} events, expected {events}"));
             }
             server.kill();
             let _ = std::fs::remove_dir_all(&dir);
@@ -177,19 +183,20 @@ async fn tumble_run(interval: &str) -> Result<(f64, u64), String> {
 }
 
 async fn throughput() -> Result<(), String> {
-    println!("throughput: TUMBLE 10 s, {EVENTS} datagen events, 10 000 keys, blackhole sink");
+    let events = events();
+    println!("throughput: TUMBLE 10 s, {events} datagen events, 10 000 keys, blackhole sink");
     println!(
         "{:<12} {:>9} {:>14} {:>8}",
         "checkpoints", "seconds", "events/s", "epochs"
     );
     for round in 0..2 {
         for (label, interval) in [("every 1 s", "1s"), ("none", "1h")] {
-            let (seconds, epochs) = tumble_run(interval).await?;
+            let (seconds, epochs) = tumble_run(interval, events).await?;
             println!(
                 "{:<12} {:>9.2} {:>14.0} {:>8}   (round {})",
                 label,
                 seconds,
-                EVENTS as f64 / seconds,
+                events as f64 / seconds,
                 epochs,
                 round + 1
             );
@@ -202,21 +209,18 @@ fn bootstrap() -> Option<String> {
     std::env::var("RUNNEL_KAFKA_BOOTSTRAP").ok()
 }
 
-fn create_topic(bootstrap: &str, topic: &str) -> Result<(), String> {
+async fn create_topic(bootstrap: &str, topic: &str) -> Result<(), String> {
     use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
     let admin: AdminClient<rdkafka::client::DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()
         .map_err(|e| e.to_string())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime
-        .block_on(admin.create_topics(
+    admin
+        .create_topics(
             &[NewTopic::new(topic, 2, TopicReplication::Fixed(1))],
             &AdminOptions::new(),
-        ))
+        )
+        .await
         .map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -232,8 +236,8 @@ async fn latency() -> Result<(), String> {
         .as_millis();
     let input = format!("runnel-bench-latency-in-{millis}");
     let output = format!("runnel-bench-latency-out-{millis}");
-    create_topic(&bootstrap, &input)?;
-    create_topic(&bootstrap, &output)?;
+    create_topic(&bootstrap, &input).await?;
+    create_topic(&bootstrap, &output).await?;
     let dir = temp_dir("latency")?;
     let mut server = Server::start(&dir)?;
     let client = server.connect(Duration::from_secs(60)).await?;
