@@ -166,3 +166,48 @@ async fn a_job_stopped_with_a_savepoint_resumes_from_it_on_another_server() {
         "after stop with savepoint and resume: {missing} rows missing, {duplicated} duplicated, {unexpected} unexpected"
     );
 }
+
+/// The jobs listed as running.
+async fn running_jobs(server: &TestServer) -> Vec<String> {
+    let client = server.connect().await;
+    simple_rows(
+        &client,
+        "SELECT job_id FROM runnel_catalog.jobs WHERE status = 'running' ORDER BY job_id",
+    )
+    .await
+    .into_iter()
+    .map(|row| row[0].clone().expect("job id"))
+    .collect()
+}
+
+#[tokio::test]
+async fn insert_jobs_resume_after_kill_9_until_stopped_or_their_table_is_dropped() {
+    let mut server = TestServer::start().await;
+    let client = server.connect().await;
+    client
+        .batch_execute(
+            "CREATE TABLE g (id BIGINT) WITH ('connector' = 'datagen', 'rows-per-second' = '100');
+             CREATE TABLE b1 (id BIGINT) WITH ('connector' = 'blackhole');
+             CREATE TABLE b2 (id BIGINT) WITH ('connector' = 'blackhole');
+             INSERT INTO b1 SELECT id FROM g;
+             INSERT INTO b2 SELECT id FROM g",
+        )
+        .await
+        .expect("jobs");
+    assert_eq!(running_jobs(&server).await.len(), 2);
+    server.kill();
+    server.start_again().await;
+    // Both recorded jobs resumed.
+    let resumed = running_jobs(&server).await;
+    assert_eq!(resumed.len(), 2, "{resumed:?}");
+    let client = server.connect().await;
+    client
+        .batch_execute(&format!("STOP JOB '{}'; DROP TABLE b2", resumed[0]))
+        .await
+        .expect("stop and drop");
+    assert!(running_jobs(&server).await.is_empty());
+    server.kill();
+    server.start_again().await;
+    // Neither the stopped job nor the one whose sink was dropped comes back.
+    assert!(running_jobs(&server).await.is_empty());
+}

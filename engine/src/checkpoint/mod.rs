@@ -135,6 +135,11 @@ impl Recovered {
         Ok(Some(Recovered { meta, splits }))
     }
 
+    /// The checkpoint interval the job ran with (a resumed job keeps it), if recorded.
+    pub fn interval(&self) -> Option<std::time::Duration> {
+        (self.meta.interval_ms > 0).then(|| std::time::Duration::from_millis(self.meta.interval_ms))
+    }
+
     /// The union of every split's position: what each source connector resumes from.
     pub fn positions(&self) -> BTreeMap<String, i64> {
         self.splits

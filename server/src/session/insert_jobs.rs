@@ -14,7 +14,8 @@ use std::time::Duration;
 use datafusion::execution::SessionState;
 use datafusion::sql::sqlparser::ast::{Statement, TableObject};
 use runnel_engine::checkpoint::{JobKey, Recovered, StateEntries};
-use runnel_engine::stream::sink::SinkJob;
+use runnel_engine::stream::StreamError;
+use runnel_engine::stream::sink::{SinkJob, SinkWriter};
 use runnel_engine::{Store, StoreWrite};
 use runnel_sql::catalog::CatalogObject;
 use runnel_sql::streaming::{StreamPlan, StreamTable};
@@ -191,25 +192,40 @@ pub fn start_insert_job(
     } else {
         None
     };
+    start_recorded(jobs, &store, id, &name, plan, writer, interval, recovered).map_err(|e| {
+        forget(&store, id);
+        job_error(&name, e)
+    })
+}
+
+/// Starts durable job `id` writing `target`, checkpointing into `store` every `interval` from
+/// `recovered` (if it resumes); its record and state are forgotten when it finishes.
+#[allow(clippy::too_many_arguments)]
+fn start_recorded(
+    jobs: &JobManager,
+    store: &Arc<Store>,
+    id: u64,
+    target: &str,
+    plan: &StreamPlan,
+    writer: Box<dyn SinkWriter>,
+    interval: Duration,
+    recovered: Option<Recovered>,
+) -> Result<u64, StreamError> {
     let checkpointing = Checkpointing {
         store: store.clone(),
-        key,
+        key: insert_job_key(id),
         interval,
         recovered,
     };
     let finished_store = store.clone();
     jobs.start(
-        job_name,
-        name.clone(),
+        format!("INSERT INTO {target}"),
+        target.to_string(),
         plan,
         writer,
         Some(checkpointing),
         Some(Box::new(move || forget(&finished_store, id))),
     )
-    .map_err(|e| {
-        forget(&store, id);
-        job_error(&name, e)
-    })
 }
 
 /// Forgets the durable INSERT jobs that write or read a dropped table (their jobs were
@@ -318,10 +334,8 @@ async fn restart_one(
     let recovered = Recovered::load(store, &key).map_err(|e| state_error(&job_name, e))?;
     let interval = recovered
         .as_ref()
-        .map(|r| r.meta.interval_ms)
-        .filter(|ms| *ms > 0)
-        .or(Some(record.interval_ms).filter(|ms| *ms > 0))
-        .map(Duration::from_millis)
+        .and_then(Recovered::interval)
+        .or(Some(Duration::from_millis(record.interval_ms)).filter(|i| !i.is_zero()))
         .unwrap_or(default_interval);
     let mut writer = open_sink_writer(&sink, Some(&sink_job(id, interval)))?;
     if let Some(recovered) = recovered.as_ref().filter(|r| r.meta.finished) {
@@ -348,20 +362,15 @@ async fn restart_one(
         jobs.record_finished(job_name, record.target.clone(), record.source.clone());
         return Ok(());
     }
-    let checkpointing = Checkpointing {
-        store: store.clone(),
-        key,
-        interval,
-        recovered,
-    };
-    let finished_store = store.clone();
-    jobs.start(
-        job_name,
-        record.target.clone(),
+    start_recorded(
+        jobs,
+        store,
+        id,
+        &record.target,
         &plan,
         writer,
-        Some(checkpointing),
-        Some(Box::new(move || forget(&finished_store, id))),
+        interval,
+        recovered,
     )
     .map_err(|e| job_error(&record.target, e))?;
     Ok(())

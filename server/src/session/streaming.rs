@@ -187,9 +187,7 @@ pub fn start_view_job(
     }
     let interval = recovered
         .as_ref()
-        .map(|r| r.meta.interval_ms)
-        .filter(|ms| *ms > 0)
-        .map(Duration::from_millis)
+        .and_then(Recovered::interval)
         .or(interval)
         .unwrap_or(default_interval);
     let checkpointing = Checkpointing {
