@@ -11,7 +11,9 @@
 //! - `recovery`: an unbounded job whose TUMBLE window holds one group per distinct 100-character
 //!   key until the durable state passes `RUNNEL_BENCH_STATE_MB` (1024 by default), then
 //!   `kill -9`, then the time until the restarted server accepts connections with the job
-//!   resumed (its state reloaded), and until it completes its next checkpoint.
+//!   resumed, and until it completes its next checkpoint.
+//! - `budget`: 10 M distinct keys (`RUNNEL_BENCH_KEYS`) in one TUMBLE window under a memory
+//!   budget of 256 MiB and of 64 GiB; the server's peak resident memory.
 //!
 //! ```text
 //! CARGO_TARGET_DIR=/work/target-bench cargo bench --bench checkpoints
@@ -37,6 +39,11 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &std::path::Path) -> Result<Server, String> {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// Starts `runnel serve` with `extra` flags.
+    fn start_with(data_dir: &std::path::Path, extra: &[&str]) -> Result<Server, String> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map_err(|e| e.to_string())?
@@ -45,6 +52,7 @@ impl Server {
             .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra)
             .env("RUNNEL_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -73,6 +81,21 @@ impl Server {
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// The process's resident memory now and at its peak, in bytes (Linux `/proc`).
+    fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or(0)
+                * 1024
+        };
+        (field("VmRSS:"), field("VmHWM:"))
     }
 
     fn kill(&mut self) {
@@ -357,14 +380,17 @@ async fn recovery() -> Result<(), String> {
         )
         .await
         .map_err(|e| pg(&e))?;
-    let (mut epoch, mut bytes);
+    // Checkpoints write only what changed: the state is the sum of what they wrote.
+    let (mut epoch, mut bytes) = (0, 0);
     loop {
         let (_, _, e, b) = job(&client).await?;
-        (epoch, bytes) = (e, b);
+        if e > epoch {
+            (epoch, bytes) = (e, bytes + b);
+        }
         if bytes >= target_mb << 20 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let state_on_disk = dir_size(&dir);
     server.kill();
@@ -383,7 +409,7 @@ async fn recovery() -> Result<(), String> {
     server.kill();
     let _ = std::fs::remove_dir_all(&dir);
     println!(
-        "recovery: last checkpoint {} MiB (epoch {epoch}), data directory {} MiB",
+        "recovery: state written by the checkpoints {} MiB (epoch {epoch}), data directory {} MiB",
         bytes >> 20,
         state_on_disk >> 20
     );
@@ -392,6 +418,68 @@ async fn recovery() -> Result<(), String> {
         listening.as_secs_f64(),
         next.as_secs_f64()
     );
+    Ok(())
+}
+
+/// `RUNNEL_BENCH_KEYS` distinct 100-character keys in one TUMBLE window, with a memory budget
+/// of 256 MiB and with one of 64 GiB (unlimited here), checkpoints every minute (so the budget,
+/// not the barriers, takes state out of memory): seconds and the server's peak resident memory.
+async fn budget() -> Result<(), String> {
+    let keys: u64 = std::env::var("RUNNEL_BENCH_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    println!("memory budget: {keys} distinct 100-character keys in one TUMBLE 1 day window");
+    println!(
+        "{:<10} {:>9} {:>16} {:>10}",
+        "budget", "seconds", "peak RSS (MiB)", "rows in"
+    );
+    for budget in ["256mb", "64gb"] {
+        let dir = temp_dir("budget")?;
+        let mut server = Server::start_with(&dir, &["--state-memory-budget", budget])?;
+        let client = server.connect(Duration::from_secs(60)).await?;
+        client
+            .batch_execute(&format!(
+                "CREATE TABLE events (id BIGINT, s STRING,
+                   ts AS to_timestamp_millis(id / 1000),
+                   WATERMARK FOR ts AS ts - INTERVAL '1' SECOND
+                 ) WITH ('connector' = 'datagen', 'rows-per-second' = '1000000000000',
+                         'fields.id.kind' = 'sequence', 'fields.id.start' = '0',
+                         'fields.id.end' = '{last}', 'fields.s.length' = '100', 'seed' = '5');
+                 CREATE TABLE out (s STRING, n BIGINT) WITH ('connector' = 'blackhole');
+                 SET 'execution.checkpointing.interval' = '1min';",
+                last = keys - 1
+            ))
+            .await
+            .map_err(|e| pg(&e))?;
+        let started = Instant::now();
+        client
+            .batch_execute(
+                "INSERT INTO out SELECT s, COUNT(*)
+                 FROM TABLE(TUMBLE(TABLE events, DESCRIPTOR(ts), INTERVAL '1' DAY))
+                 GROUP BY window_start, window_end, s",
+            )
+            .await
+            .map_err(|e| pg(&e))?;
+        let rows = loop {
+            let (status, rows, _, _) = job(&client).await?;
+            if status == "finished" {
+                break rows;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let seconds = started.elapsed().as_secs_f64();
+        let (_, peak) = server.memory();
+        server.kill();
+        let _ = std::fs::remove_dir_all(&dir);
+        println!(
+            "{:<10} {:>9.2} {:>16} {:>10}",
+            budget,
+            seconds,
+            peak >> 20,
+            rows
+        );
+    }
     Ok(())
 }
 
@@ -435,6 +523,9 @@ fn main() {
         }
         if wanted("recovery") {
             recovery().await?;
+        }
+        if wanted("budget") {
+            budget().await?;
         }
         Ok::<(), String>(())
     });

@@ -71,7 +71,12 @@ pub struct ServeArgs {
     /// Time between two checkpoints of a job, e.g. `1s` or `500 ms` [default: 1s].
     #[arg(long, env = "RUNNEL_CHECKPOINT_INTERVAL")]
     pub checkpoint_interval: Option<String>,
-    /// A TOML configuration file (keys: host, port, data_dir, log, checkpoint_interval).
+    /// Memory the jobs' operator state may take before window state moves to the store, e.g.
+    /// `512mb` or `2 gb` [default: 1gb].
+    #[arg(long, env = "RUNNEL_STATE_MEMORY_BUDGET")]
+    pub state_memory_budget: Option<String>,
+    /// A TOML configuration file (keys: host, port, data_dir, log, checkpoint_interval,
+    /// state_memory_budget).
     #[arg(long, env = "RUNNEL_CONFIG")]
     pub config: Option<PathBuf>,
     /// Log filter in `tracing` syntax, e.g. `info` or `runnel_server=debug` [default: info].
@@ -95,6 +100,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         data_dir: args.data_dir,
         log: args.log,
         checkpoint_interval: args.checkpoint_interval,
+        state_memory_budget: args.state_memory_budget,
     };
     let config = match ServerConfig::load(args.config.as_deref(), overrides) {
         Ok(config) => config,

@@ -19,7 +19,13 @@ pub struct ServerConfig {
     /// Time between two checkpoints of a job (`checkpoint.interval`; a job may set its own with
     /// `SET 'execution.checkpointing.interval'`).
     pub checkpoint_interval: Duration,
+    /// Bytes of operator state the jobs of the server may hold in memory together
+    /// (`state.memory-budget`); beyond it, window state moves to the store.
+    pub state_memory_budget: usize,
 }
+
+/// The default `state.memory-budget`: 1 GiB.
+pub const DEFAULT_MEMORY_BUDGET: usize = 1 << 30;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -29,6 +35,7 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("runnel-data"),
             log: "info".to_string(),
             checkpoint_interval: Duration::from_secs(1),
+            state_memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 }
@@ -47,6 +54,8 @@ pub struct ConfigOverrides {
     pub log: Option<String>,
     /// Checkpoint interval, as Flink writes durations (`1s`, `500 ms`, `1 min`).
     pub checkpoint_interval: Option<String>,
+    /// Memory budget for operator state, as Flink writes memory sizes (`512mb`, `2 gb`).
+    pub state_memory_budget: Option<String>,
 }
 
 /// Why a configuration could not be loaded.
@@ -111,6 +120,13 @@ impl ServerConfig {
                 Some(text) => parse_interval(&text)?,
                 None => defaults.checkpoint_interval,
             },
+            state_memory_budget: match overrides
+                .state_memory_budget
+                .or(from_file.state_memory_budget)
+            {
+                Some(text) => parse_budget(&text)?,
+                None => defaults.state_memory_budget,
+            },
         })
     }
 }
@@ -126,6 +142,19 @@ fn parse_interval(text: &str) -> Result<Duration, ConfigError> {
         return Err(value(format!("'{text}' is below the minimum of 10 ms")));
     }
     Ok(interval)
+}
+
+/// A memory budget: a Flink memory size of at least 1 MiB.
+fn parse_budget(text: &str) -> Result<usize, ConfigError> {
+    let value = |message: String| ConfigError::Value {
+        key: "state memory budget",
+        message,
+    };
+    let bytes = runnel_connectors::options::parse_memory_size(text).map_err(value)?;
+    if bytes < 1 << 20 {
+        return Err(value(format!("'{text}' is below the minimum of 1 mb")));
+    }
+    Ok(usize::try_from(bytes).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]
@@ -149,6 +178,41 @@ mod tests {
         assert_eq!(config.data_dir, PathBuf::from("/srv/runnel"));
         assert_eq!(config.host, "127.0.0.1");
         assert_eq!(config.checkpoint_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn memory_budget_from_file_or_flag() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("runnel.toml");
+        std::fs::write(&path, "state_memory_budget = \"64 mb\"\n").expect("write");
+        let config = ServerConfig::load(Some(&path), ConfigOverrides::default()).expect("load");
+        assert_eq!(config.state_memory_budget, 64 << 20);
+        let config = ServerConfig::load(
+            Some(&path),
+            ConfigOverrides {
+                state_memory_budget: Some("2gb".into()),
+                ..Default::default()
+            },
+        )
+        .expect("load");
+        assert_eq!(config.state_memory_budget, 2 << 30);
+        assert_eq!(
+            ServerConfig::load(None, ConfigOverrides::default())
+                .expect("load")
+                .state_memory_budget,
+            DEFAULT_MEMORY_BUDGET
+        );
+        for bad in ["lots", "100kb"] {
+            let error = ServerConfig::load(
+                None,
+                ConfigOverrides {
+                    state_memory_budget: Some(bad.into()),
+                    ..Default::default()
+                },
+            )
+            .expect_err("refused");
+            assert!(error.to_string().contains("state memory budget"), "{error}");
+        }
     }
 
     #[test]

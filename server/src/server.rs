@@ -58,8 +58,11 @@ impl Server {
         })?;
         let store = Arc::new(store);
         let catalog = Catalog::open(store.clone()).map_err(ServerError::Catalog)?;
-        let jobs =
-            Arc::new(JobManager::default().with_checkpoints(store, config.checkpoint_interval));
+        let jobs = Arc::new(
+            JobManager::default()
+                .with_checkpoints(store, config.checkpoint_interval)
+                .with_memory_budget(config.state_memory_budget),
+        );
         let template = build_session_state(catalog.clone(), jobs.clone())
             .await
             .map_err(ServerError::Catalog)?;

@@ -293,6 +293,7 @@ impl Coordinator {
         if finished {
             // Nothing resumes a finished job: its operator state and positions go.
             write.delete_state_prefix(self.key.operators());
+            write.delete_state_prefix(self.key.spaces());
             write.delete_state_prefix(self.key.sources());
         } else {
             for split in 0..self.triggers.len() {
@@ -314,11 +315,7 @@ impl Coordinator {
         }
         for op in flight.ops {
             bytes += op.size() as u64;
-            match op {
-                StateOp::Put(key, value) => write.put_state(key, value),
-                StateOp::Delete(key) => write.delete_state(key),
-                StateOp::DeletePrefix(prefix) => write.delete_state_prefix(prefix),
-            }
+            op.apply(&mut write);
         }
         let meta = JobMeta {
             version: STATE_VERSION,

@@ -6,6 +6,8 @@
 //! - `s<split u32>`: where each source split stands ([`SplitCheckpoint`](super::SplitCheckpoint));
 //! - `o<group u8><instance u32>…`: the state of one operator instance (keys below it belong to
 //!   the operator);
+//! - `t<group u8><instance u32>…`: what an operator instance writes to the store itself
+//!   between barriers ([`StateSpace`](super::StateSpace): state larger than memory);
 //! - `k…`: the sink's state (a materialized view's rows, one segment per epoch).
 
 /// A key of the sink's namespace that says the job starts from a savepoint, taken after a
@@ -70,6 +72,19 @@ impl JobKey {
     /// The namespace of one operator instance.
     pub fn operator(&self, group: OperatorGroup, instance: usize) -> Vec<u8> {
         let mut key = self.operators();
+        key.push(group as u8);
+        key.extend_from_slice(&(instance as u32).to_be_bytes());
+        key
+    }
+
+    /// Prefix of every operator's own key space.
+    pub fn spaces(&self) -> Vec<u8> {
+        self.with(b"t")
+    }
+
+    /// The key space one operator instance writes itself ([`StateSpace`](super::StateSpace)).
+    pub fn space(&self, group: OperatorGroup, instance: usize) -> Vec<u8> {
+        let mut key = self.spaces();
         key.push(group as u8);
         key.extend_from_slice(&(instance as u32).to_be_bytes());
         key

@@ -19,6 +19,7 @@
 
 mod coordinator;
 mod keys;
+mod space;
 mod state;
 
 use std::collections::BTreeMap;
@@ -29,13 +30,14 @@ use serde::{Deserialize, Serialize};
 
 pub use coordinator::{CheckpointHandle, Coordinator, Report, StopHandle, Trigger};
 pub use keys::{FROM_SAVEPOINT, JobKey, OperatorGroup};
+pub use space::{MemoryBudget, StateSpace};
 pub use state::{StateEntries, StateOp, StateWriter};
 
 use crate::storage::{StorageError, Store};
 
 /// Version of the checkpointed state's layout (operator state encodings, metadata). A job
 /// refuses to restore state written by a version it does not know.
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 /// A job's durable metadata: which epoch is the last complete one, and the shape of the job
 /// that wrote it.

@@ -14,6 +14,12 @@ pub enum StateOp {
     Delete(Vec<u8>),
     /// Removes every key starting with this prefix.
     DeletePrefix(Vec<u8>),
+    /// Removes every key in `[from, to)`.
+    DeleteRange(Vec<u8>, Vec<u8>),
+    /// Bytes the operator wrote to the store itself since the last barrier (state that does
+    /// not fit in memory, see [`StateSpace`](super::StateSpace)); the epoch makes them durable.
+    /// Counted in the checkpoint size only.
+    Written(u64),
 }
 
 impl StateOp {
@@ -23,6 +29,21 @@ impl StateOp {
         match self {
             StateOp::Put(key, value) => key.len() + value.len(),
             StateOp::Delete(key) | StateOp::DeletePrefix(key) => key.len(),
+            StateOp::DeleteRange(from, to) => from.len() + to.len(),
+            StateOp::Written(bytes) => *bytes as usize,
+        }
+    }
+}
+
+impl StateOp {
+    /// Adds the change to a store write (the coordinator's write of an epoch).
+    pub fn apply(self, write: &mut crate::storage::StoreWrite) {
+        match self {
+            StateOp::Put(key, value) => write.put_state(key, value),
+            StateOp::Delete(key) => write.delete_state(key),
+            StateOp::DeletePrefix(prefix) => write.delete_state_prefix(prefix),
+            StateOp::DeleteRange(from, to) => write.delete_state_range(from, to),
+            StateOp::Written(_) => {}
         }
     }
 }
@@ -56,6 +77,20 @@ impl StateWriter {
     /// Removes every key of the namespace (an operator that rewrites its whole state).
     pub fn clear(&mut self) {
         self.ops.push(StateOp::DeletePrefix(self.prefix.clone()));
+    }
+
+    /// Removes the keys in `[from, to)`, absolute keys of the operator's [`StateSpace`]
+    /// (super::StateSpace): state it wrote itself that this epoch no longer needs.
+    pub fn delete_range_at(&mut self, from: Vec<u8>, to: Vec<u8>) {
+        self.ops.push(StateOp::DeleteRange(from, to));
+    }
+
+    /// Counts `bytes` the operator wrote to its [`StateSpace`](super::StateSpace) for this
+    /// epoch.
+    pub fn wrote(&mut self, bytes: u64) {
+        if bytes > 0 {
+            self.ops.push(StateOp::Written(bytes));
+        }
     }
 
     /// A writer for a part of this namespace (an operator of a chain), tagged by `part`.

@@ -201,6 +201,50 @@ impl Store {
         Ok(entries)
     }
 
+    /// Calls `visit` with every `(key, value)` of the `state` column family whose key starts
+    /// with `prefix`, in key order (keys whole), without collecting them: state read on demand
+    /// by an operator whose state does not fit in memory.
+    pub fn state_scan<E: From<StorageError>>(
+        &self,
+        prefix: &[u8],
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let cf = self.cf(CF_STATE)?;
+        let iter = self
+            .db
+            .iterator_cf(cf, IteratorMode::From(prefix, Direction::Forward));
+        for item in iter {
+            let (key, value) = item.map_err(StorageError::from)?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            visit(&key, &value)?;
+        }
+        Ok(())
+    }
+
+    /// Stores `value` at `key` in the `state` column family without syncing the WAL. Such a
+    /// write is durable once a later [`Store::commit`] returns (a synced write syncs the WAL up
+    /// to itself); until then a crash may lose it, so only state that a later checkpoint
+    /// declares may be written this way.
+    pub fn state_put_unsynced(&self, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        let cf = self.cf(CF_STATE)?;
+        let mut options = WriteOptions::default();
+        options.set_sync(false);
+        self.db.put_cf_opt(cf, key, value, &options)?;
+        Ok(())
+    }
+
+    /// Removes the keys in `[from, to)` of the `state` column family without syncing the WAL
+    /// (state no durable epoch refers to).
+    pub fn state_delete_range_unsynced(&self, from: &[u8], to: &[u8]) -> Result<(), StorageError> {
+        let cf = self.cf(CF_STATE)?;
+        let mut batch = WriteBatch::default();
+        batch.delete_range_cf(cf, from, to);
+        self.db.write(batch)?;
+        Ok(())
+    }
+
     /// The value of `key` in the `state` column family.
     pub fn state_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         let cf = self.cf(CF_STATE)?;
@@ -233,6 +277,7 @@ impl Store {
                     let to = prefix_end(&prefix);
                     batch.delete_range_cf(state, prefix, to);
                 }
+                WriteOp::DeleteStateRange(from, to) => batch.delete_range_cf(state, from, to),
             }
         }
         let mut options = WriteOptions::default();
@@ -259,6 +304,7 @@ enum WriteOp {
     PutState(Vec<u8>, Vec<u8>),
     DeleteState(Vec<u8>),
     DeleteStatePrefix(Vec<u8>),
+    DeleteStateRange(Vec<u8>, Vec<u8>),
 }
 
 impl StoreWrite {
@@ -316,6 +362,11 @@ impl StoreWrite {
         self.ops.push(WriteOp::DeleteStatePrefix(prefix));
     }
 
+    /// Removes the keys in `[from, to)` of the `state` column family.
+    pub fn delete_state_range(&mut self, from: Vec<u8>, to: Vec<u8>) {
+        self.ops.push(WriteOp::DeleteStateRange(from, to));
+    }
+
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
         self.ops.is_empty()
@@ -323,7 +374,7 @@ impl StoreWrite {
 }
 
 /// The smallest key above every key starting with `prefix` (for a range delete).
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xff {

@@ -23,7 +23,7 @@ use datafusion::arrow::compute::{concat, concat_batches, filter, filter_record_b
 
 use super::message::{EventTime, WATERMARK_END, WATERMARK_MIN};
 use super::{Message, Operator, OperatorMetrics, StreamBatch, StreamError};
-use crate::checkpoint::{StateEntries, StateWriter};
+use crate::checkpoint::{StateEntries, StateSpace, StateWriter};
 use crate::storage::{decode_state_batches, encode_state_batches};
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema};
@@ -215,6 +215,10 @@ impl Operator for Aligned {
             }
         }
         self.inner.restore(&state.nested(INNER))
+    }
+
+    fn attach(&mut self, space: StateSpace) {
+        self.inner.attach(space.nested(INNER));
     }
 
     fn metrics(&self) -> &Arc<OperatorMetrics> {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use super::message::WATERMARK_MIN;
 use super::{EventTime, Message, Operator, OperatorMetrics, StreamBatch, StreamError};
-use crate::checkpoint::{StateEntries, StateWriter};
+use crate::checkpoint::{StateEntries, StateSpace, StateWriter};
 
 /// Operators run in sequence inside one task. An empty chain forwards everything.
 pub struct Chain {
@@ -80,6 +80,12 @@ impl Operator for Chain {
             state.absorb(nested);
         }
         Ok(())
+    }
+
+    fn attach(&mut self, space: StateSpace) {
+        for (index, operator) in self.operators.iter_mut().enumerate() {
+            operator.attach(space.nested(index as u8));
+        }
     }
 
     fn restore(&mut self, state: &StateEntries) -> Result<(), StreamError> {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{EventTime, Message, StreamBatch, StreamError};
-use crate::checkpoint::{StateEntries, StateWriter};
+use crate::checkpoint::{StateEntries, StateSpace, StateWriter};
 
 /// A streaming operator: a synchronous state machine fed one message at a time.
 ///
@@ -30,6 +30,11 @@ pub trait Operator: Send {
     fn checkpoint(&mut self, _state: &mut StateWriter) -> Result<(), StreamError> {
         Ok(())
     }
+
+    /// In a checkpointed job, before [`Operator::restore`]: the instance's own key space in the
+    /// store, for state that does not fit in memory (the server's memory budget comes with it).
+    /// Operators that keep little state ignore it.
+    fn attach(&mut self, _space: StateSpace) {}
 
     /// Before the first message of a recovered job: reload the state written by
     /// [`Operator::checkpoint`] up to the last durable epoch.

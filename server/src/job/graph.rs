@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use runnel_engine::Store;
 use runnel_engine::checkpoint::{
-    CheckpointHandle, CheckpointStats, Coordinator, JobKey, OperatorGroup, Recovered, StateEntries,
-    StopHandle,
+    CheckpointHandle, CheckpointStats, Coordinator, JobKey, MemoryBudget, OperatorGroup, Recovered,
+    StateEntries, StateSpace, StopHandle,
 };
 use runnel_engine::stream::align::Aligned;
 use runnel_engine::stream::calc::Calc;
@@ -57,6 +57,8 @@ pub struct Checkpointing {
     pub interval: Duration,
     /// The last durable epoch, when the job resumes.
     pub recovered: Option<Recovered>,
+    /// The server's memory budget for operator state.
+    pub budget: Arc<MemoryBudget>,
 }
 
 /// The checkpoint side of a job being spawned.
@@ -75,6 +77,11 @@ impl Participants {
         operator: &mut dyn Operator,
     ) -> Result<OperatorCheckpoint, StreamError> {
         let namespace = self.config.key.operator(group, instance);
+        operator.attach(StateSpace::new(
+            self.config.store.clone(),
+            self.config.key.space(group, instance),
+            self.config.budget.clone(),
+        ));
         if self.config.recovered.is_some() {
             let entries = self
                 .config

@@ -21,7 +21,7 @@ use tokio::task::AbortHandle;
 
 use super::{Checkpointing, Job, JobCounters, progress};
 use runnel_engine::Store;
-use runnel_engine::checkpoint::JobKey;
+use runnel_engine::checkpoint::{JobKey, MemoryBudget};
 use std::time::Duration;
 
 /// How a job stands.
@@ -87,6 +87,8 @@ pub struct JobManager {
     /// Where jobs checkpoint and how often by default; `None`: jobs do not checkpoint (tests,
     /// `runnel run`).
     checkpoints: Option<(Arc<Store>, Duration)>,
+    /// Memory the operators of checkpointed jobs may hold before they move state to the store.
+    budget: Arc<MemoryBudget>,
     jobs: Mutex<BTreeMap<u64, Entry>>,
     next_id: Mutex<u64>,
 }
@@ -115,6 +117,7 @@ impl JobManager {
         JobManager {
             parallelism: parallelism.max(1),
             checkpoints: None,
+            budget: Arc::new(MemoryBudget::new(crate::config::DEFAULT_MEMORY_BUDGET)),
             jobs: Mutex::new(BTreeMap::new()),
             next_id: Mutex::new(1),
         }
@@ -124,6 +127,18 @@ impl JobManager {
     pub fn with_checkpoints(mut self, store: Arc<Store>, interval: Duration) -> Self {
         self.checkpoints = Some((store, interval));
         self
+    }
+
+    /// Operators of checkpointed jobs hold at most about `bytes` of state in memory together
+    /// (`state.memory-budget`); the rest is in the store.
+    pub fn with_memory_budget(mut self, bytes: usize) -> Self {
+        self.budget = Arc::new(MemoryBudget::new(bytes));
+        self
+    }
+
+    /// The memory budget shared by the operators of checkpointed jobs.
+    pub fn memory_budget(&self) -> Arc<MemoryBudget> {
+        self.budget.clone()
     }
 
     /// The store jobs checkpoint into and the default interval, if jobs checkpoint.

@@ -13,7 +13,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use proptest::prelude::*;
 use runnel_engine::Store;
-use runnel_engine::checkpoint::{JobKey, Recovered, StateEntries};
+use runnel_engine::checkpoint::{JobKey, MemoryBudget, Recovered, StateEntries};
 use runnel_engine::stream::StreamError;
 use runnel_engine::stream::source::SplitReader;
 use runnel_engine::table::snapshot::SnapshotTable;
@@ -90,7 +90,9 @@ fn run_with_crashes(
     rows: &[Row],
     parallelism: usize,
     crashes: &[u64],
+    budget: usize,
 ) -> Vec<String> {
+    let budget = Arc::new(MemoryBudget::new(budget));
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(Store::open(dir.path()).expect("store"));
     let key = JobKey::new("view:property");
@@ -125,6 +127,7 @@ fn run_with_crashes(
                     key: key.clone(),
                     interval: Duration::from_millis(3),
                     recovered,
+                    budget: budget.clone(),
                 }),
                 &mut tasks,
             )
@@ -162,12 +165,16 @@ proptest! {
     fn a_job_resumed_after_crashes_gives_the_rows_of_an_uninterrupted_run(
         rows in super::property_tests::rows(),
         crashes in prop::collection::vec(1u64..60, 1..4),
+        // Unlimited, nothing (window state leaves memory after every batch), or in between.
+        budget in prop_oneof![Just(usize::MAX), Just(0usize), 0usize..20_000],
     ) {
         let plans = runtime().block_on(plans());
         for (plan, sql) in plans.iter().zip(QUERIES) {
-            let expected = run_with_crashes(plan, &rows, 2, &[]);
-            let got = run_with_crashes(plan, &rows, 2, &crashes);
-            prop_assert_eq!(&got, &expected, "crashes after {:?} ms: {}", crashes, sql);
+            let expected = run_with_crashes(plan, &rows, 2, &[], usize::MAX);
+            let got = run_with_crashes(plan, &rows, 2, &crashes, budget);
+            prop_assert_eq!(
+                &got, &expected, "crashes after {:?} ms, memory budget {}: {}", crashes, budget, sql
+            );
         }
     }
 }

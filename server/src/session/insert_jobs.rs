@@ -216,6 +216,7 @@ fn start_recorded(
         key: insert_job_key(id),
         interval,
         recovered,
+        budget: jobs.memory_budget(),
     };
     let finished_store = store.clone();
     jobs.start(

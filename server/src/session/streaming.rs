@@ -195,6 +195,7 @@ pub fn start_view_job(
         key,
         interval,
         recovered,
+        budget: jobs.memory_budget(),
     };
     jobs.start(
         job_name,

@@ -1,25 +1,28 @@
 //! Window aggregation: rows grouped by window and key, aggregated with DataFusion's
 //! accumulators, emitted once per window when the watermark passes its end.
+//!
+//! In a checkpointed job the operator keeps its state in its own key space ([`Runs`]): memory
+//! holds only each open window's changes since the last barrier (or since the server's memory
+//! budget last ran out), checkpoints write only those, and recovery reloads nothing but a few
+//! keys. Without a key space (a job that does not checkpoint) everything stays in memory.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, UInt32Array};
+use datafusion::arrow::array::{ArrayRef, UInt32Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::logical_expr::{EmitTo, GroupsAccumulator};
-use datafusion::physical_expr::GroupsAccumulatorAdapter;
 use datafusion::physical_expr::aggregate::AggregateFunctionExpr;
 use datafusion::physical_plan::PhysicalExpr;
-use datafusion::physical_plan::aggregates::group_values::{GroupValues, new_group_values};
-use datafusion::physical_plan::aggregates::order::GroupOrdering;
 
 use super::super::message::WATERMARK_MIN;
 use super::super::{EventTime, Message, Operator, OperatorMetrics, StreamBatch, StreamError};
 use super::WindowKind;
+use super::groups::{GroupTable, Tables};
 use super::layout::{Evaluated, Layout};
+use super::runs::{BUCKETS, Runs};
 use super::state;
-use crate::checkpoint::{StateEntries, StateWriter};
+use crate::checkpoint::{StateEntries, StateSpace, StateWriter};
 
 /// What a window aggregation computes.
 #[derive(Debug, Clone)]
@@ -36,12 +39,7 @@ pub struct WindowAggregateSpec {
     pub aggregates: Vec<Arc<AggregateFunctionExpr>>,
 }
 
-/// The open state of one window: its groups and their accumulators.
-struct WindowState {
-    groups: Option<Box<dyn GroupValues>>,
-    accumulators: Vec<Box<dyn GroupsAccumulator>>,
-    group_ids: Vec<usize>,
-}
+type Window = (EventTime, EventTime);
 
 /// The window-aggregate operator.
 ///
@@ -51,15 +49,17 @@ struct WindowState {
 pub struct WindowAggregate {
     spec: WindowAggregateSpec,
     layout: Layout,
-    /// Columns of each aggregate's intermediate state (the checkpointed layout).
-    state_widths: Vec<usize>,
-    /// Open windows by `(end, start)`: firing order.
-    open: BTreeMap<(EventTime, EventTime), WindowState>,
+    tables: Tables,
+    /// Open windows by `(end, start)` (firing order), with the changes held in memory (`None`:
+    /// everything is in the store).
+    open: BTreeMap<Window, Option<GroupTable>>,
     watermark: EventTime,
-    /// Windows updated since the last checkpoint barrier (their state is written at the next).
-    dirty: BTreeSet<(EventTime, EventTime)>,
+    /// The state in the store, in a checkpointed job.
+    runs: Option<Runs>,
+    /// Bytes of the in-memory tables, as last told to the memory budget.
+    held: usize,
     /// Windows fired since the last checkpoint barrier (their state is deleted at the next).
-    fired: Vec<(EventTime, EventTime)>,
+    fired: Vec<Window>,
     /// The watermark changed since the last checkpoint barrier.
     watermark_dirty: bool,
     metrics: Arc<OperatorMetrics>,
@@ -85,14 +85,19 @@ impl WindowAggregate {
             &spec.keys,
             &spec.aggregates,
         )?;
-        let state_widths = state::state_widths(&spec.aggregates)?;
+        let tables = Tables::try_new(
+            layout.key_schema.clone(),
+            spec.keys.len(),
+            spec.aggregates.clone(),
+        )?;
         Ok(WindowAggregate {
-            state_widths,
+            tables,
             layout,
             spec,
             open: BTreeMap::new(),
             watermark: WATERMARK_MIN,
-            dirty: BTreeSet::new(),
+            runs: None,
+            held: 0,
             fired: Vec::new(),
             watermark_dirty: false,
             metrics: Arc::default(),
@@ -109,65 +114,57 @@ impl WindowAggregate {
         self.open.len()
     }
 
-    fn new_window(&self) -> Result<WindowState, StreamError> {
-        let groups = if self.spec.keys.is_empty() {
-            None
-        } else {
-            Some(new_group_values(
-                self.layout.key_schema.clone(),
-                &GroupOrdering::None,
-            )?)
-        };
-        let mut accumulators = Vec::with_capacity(self.spec.aggregates.len());
-        for aggregate in &self.spec.aggregates {
-            let accumulator: Box<dyn GroupsAccumulator> =
-                if aggregate.groups_accumulator_supported() {
-                    aggregate.create_groups_accumulator()?
-                } else {
-                    let factory = aggregate.clone();
-                    Box::new(GroupsAccumulatorAdapter::new(move || {
-                        factory.create_accumulator()
-                    }))
-                };
-            accumulators.push(accumulator);
-        }
-        Ok(WindowState {
-            groups,
-            accumulators,
-            group_ids: Vec::new(),
-        })
+    /// Bytes of state held in memory.
+    pub fn memory(&self) -> usize {
+        self.open.values().flatten().map(GroupTable::size).sum()
     }
 
     /// Adds rows (already evaluated key and aggregate-input columns) to one window.
     fn update_window(
         &mut self,
-        window: (EventTime, EventTime),
+        window: Window,
         keys: &[ArrayRef],
         inputs: &[Vec<ArrayRef>],
         rows: usize,
     ) -> Result<(), StreamError> {
-        if !self.open.contains_key(&window) {
-            let state = self.new_window()?;
-            self.open.insert(window, state);
-        }
-        self.dirty.insert(window);
-        let Some(state) = self.open.get_mut(&window) else {
-            return Err(StreamError::Internal("window state vanished".into()));
+        let slot = self.open.entry(window).or_insert(None);
+        let table = match slot {
+            Some(table) => table,
+            None => slot.insert(self.tables.fresh()?),
         };
-        let groups = match state.groups.as_mut() {
-            Some(groups) => {
-                groups.intern(keys, &mut state.group_ids)?;
-                groups.len()
-            }
-            None => {
-                state.group_ids.clear();
-                state.group_ids.resize(rows, 0);
-                1
-            }
+        table.update(keys, inputs, rows)
+    }
+
+    /// Tells the memory budget what the in-memory tables hold; when the operators together hold
+    /// more than it, moves this instance's tables to the store.
+    fn account(&mut self) -> Result<(), StreamError> {
+        let Some(runs) = self.runs.as_ref() else {
+            return Ok(());
         };
-        for (accumulator, values) in state.accumulators.iter_mut().zip(inputs) {
-            accumulator.update_batch(values, &state.group_ids, None, groups)?;
+        let budget = runs.space().budget().clone();
+        let held = self.memory();
+        let over = budget.update(self.held, held);
+        self.held = held;
+        if over {
+            self.write_tables()?;
         }
+        Ok(())
+    }
+
+    /// Moves every in-memory table to the store (a run per bucket it touches).
+    fn write_tables(&mut self) -> Result<(), StreamError> {
+        let Some(runs) = self.runs.as_mut() else {
+            return Err(StreamError::Internal(
+                "window state written without a state space".into(),
+            ));
+        };
+        for (window, slot) in self.open.iter_mut() {
+            if let Some(mut table) = slot.take() {
+                runs.write(&self.tables, *window, table.take_state()?)?;
+            }
+        }
+        runs.space().budget().update(self.held, 0);
+        self.held = 0;
         Ok(())
     }
 
@@ -179,35 +176,164 @@ impl WindowAggregate {
             if end - 1 > watermark {
                 break;
             }
-            let mut state = entry.remove();
-            // Fired: its state leaves the store at the next barrier.
-            self.dirty.remove(&(end, start));
+            let table = entry.remove();
             self.fired.push((end, start));
-            let key_columns = match state.groups.as_mut() {
-                Some(groups) => groups.emit(EmitTo::All)?,
-                None => Vec::new(),
-            };
-            let mut aggregates = Vec::with_capacity(state.accumulators.len());
-            for accumulator in &mut state.accumulators {
-                aggregates.push(accumulator.evaluate(EmitTo::All)?);
+            let stored = self
+                .runs
+                .as_ref()
+                .is_some_and(|r| r.is_stored((end, start)));
+            if !stored {
+                if let Some(table) = table {
+                    emit(
+                        &self.layout,
+                        &self.metrics,
+                        (end, start),
+                        table,
+                        emitted_under,
+                        out,
+                    )?;
+                }
+                continue;
             }
-            let rows = aggregates
-                .first()
-                .map(|a| a.len())
-                .or_else(|| key_columns.first().map(|k| k.len()))
-                .unwrap_or(1);
-            let batch = self
-                .layout
-                .output(start, end, rows, key_columns, aggregates)?;
-            self.metrics.add_rows_out(batch.num_rows());
-            out.push(Message::Batch(StreamBatch::uniform(batch, emitted_under)));
+            // The state is in the store: the changes still in memory join it, then it is
+            // merged and emitted one bucket at a time.
+            let Some(runs) = self.runs.as_mut() else {
+                continue;
+            };
+            if let Some(mut table) = table {
+                runs.write(&self.tables, (end, start), table.take_state()?)?;
+            }
+            for bucket in 0..BUCKETS {
+                let mut merged = self.tables.fresh()?;
+                if runs
+                    .read_bucket(&self.tables, (end, start), bucket, &mut merged)?
+                    .is_some()
+                {
+                    emit(
+                        &self.layout,
+                        &self.metrics,
+                        (end, start),
+                        merged,
+                        emitted_under,
+                        out,
+                    )?;
+                }
+            }
         }
         Ok(())
     }
 }
 
+impl Drop for WindowAggregate {
+    /// A stopped or failed job's tables no longer count against the server's budget.
+    fn drop(&mut self) {
+        if let Some(runs) = &self.runs {
+            runs.space().budget().update(self.held, 0);
+        }
+    }
+}
+
+/// Emits the results of one window's table (or of one bucket of it).
+fn emit(
+    layout: &Layout,
+    metrics: &OperatorMetrics,
+    (end, start): Window,
+    table: GroupTable,
+    emitted_under: EventTime,
+    out: &mut Vec<Message>,
+) -> Result<(), StreamError> {
+    let (keys, aggregates, rows) = table.evaluate()?;
+    let batch = layout.output(start, end, rows, keys, aggregates)?;
+    metrics.add_rows_out(batch.num_rows());
+    out.push(Message::Batch(StreamBatch::uniform(batch, emitted_under)));
+    Ok(())
+}
+
 impl Operator for WindowAggregate {
     fn on_batch(&mut self, batch: StreamBatch, _out: &mut Vec<Message>) -> Result<(), StreamError> {
+        self.add(batch)?;
+        self.account()
+    }
+
+    fn on_watermark(
+        &mut self,
+        watermark: EventTime,
+        out: &mut Vec<Message>,
+    ) -> Result<(), StreamError> {
+        if watermark <= self.watermark {
+            return Ok(());
+        }
+        self.fire(watermark, out)?;
+        self.watermark = watermark;
+        self.watermark_dirty = true;
+        out.push(Message::Watermark(watermark));
+        self.account()
+    }
+
+    fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        self.fire(EventTime::MAX, out)?;
+        self.watermark = EventTime::MAX;
+        self.account()
+    }
+
+    fn attach(&mut self, space: StateSpace) {
+        self.runs = Some(Runs::new(space));
+    }
+
+    fn checkpoint(&mut self, writer: &mut StateWriter) -> Result<(), StreamError> {
+        // The changes since the last barrier go to the store; the epoch records them.
+        self.write_tables()?;
+        let Some(runs) = self.runs.as_mut() else {
+            return Err(StreamError::Internal(
+                "a window aggregation checkpoints without a state space".into(),
+            ));
+        };
+        for window in std::mem::take(&mut self.fired) {
+            writer.delete(&state::window_key(window));
+            runs.forget(window, writer);
+        }
+        runs.checkpoint(writer);
+        if std::mem::take(&mut self.watermark_dirty) {
+            writer.put(
+                state::WATERMARK_KEY,
+                state::encode_watermark(self.watermark),
+            );
+        }
+        Ok(())
+    }
+
+    fn restore(&mut self, entries: &StateEntries) -> Result<(), StreamError> {
+        let mut seq = 0;
+        let mut windows = Vec::new();
+        for (key, value) in entries.iter() {
+            if key == state::WATERMARK_KEY {
+                self.watermark = state::decode_watermark(value)?;
+            } else if key == state::RUN_SEQ_KEY {
+                seq = state::decode_seq(value)?;
+            } else {
+                windows.push(state::parse_window_key(key)?);
+            }
+        }
+        let Some(runs) = self.runs.as_mut() else {
+            return Err(StreamError::Internal(
+                "a window aggregation restores without a state space".into(),
+            ));
+        };
+        runs.restore(seq, windows.iter().copied())?;
+        for window in windows {
+            self.open.insert(window, None);
+        }
+        Ok(())
+    }
+
+    fn metrics(&self) -> &Arc<OperatorMetrics> {
+        &self.metrics
+    }
+}
+
+impl WindowAggregate {
+    /// Adds a batch's rows to the windows they fall into.
+    fn add(&mut self, batch: StreamBatch) -> Result<(), StreamError> {
         let rows = batch.num_rows();
         if rows == 0 {
             return Ok(());
@@ -276,115 +402,6 @@ impl Operator for WindowAggregate {
                 .collect::<Result<Vec<_>, _>>()?;
             self.update_window((end, start), &taken_keys, &taken_inputs, indices.len())?;
             run_start = run_end;
-        }
-        Ok(())
-    }
-
-    fn on_watermark(
-        &mut self,
-        watermark: EventTime,
-        out: &mut Vec<Message>,
-    ) -> Result<(), StreamError> {
-        if watermark <= self.watermark {
-            return Ok(());
-        }
-        self.fire(watermark, out)?;
-        self.watermark = watermark;
-        self.watermark_dirty = true;
-        out.push(Message::Watermark(watermark));
-        Ok(())
-    }
-
-    fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
-        self.fire(EventTime::MAX, out)?;
-        self.watermark = EventTime::MAX;
-        Ok(())
-    }
-
-    fn checkpoint(&mut self, writer: &mut StateWriter) -> Result<(), StreamError> {
-        for window in std::mem::take(&mut self.fired) {
-            writer.delete(&state::window_key(window));
-        }
-        for window in std::mem::take(&mut self.dirty) {
-            let value = self.snapshot_window(window)?;
-            writer.put(&state::window_key(window), value);
-        }
-        if std::mem::take(&mut self.watermark_dirty) {
-            writer.put(
-                state::WATERMARK_KEY,
-                state::encode_watermark(self.watermark),
-            );
-        }
-        Ok(())
-    }
-
-    fn restore(&mut self, entries: &StateEntries) -> Result<(), StreamError> {
-        for (key, value) in entries.iter() {
-            if key == state::WATERMARK_KEY {
-                self.watermark = state::decode_watermark(value)?;
-                continue;
-            }
-            let window = state::parse_window_key(key)?;
-            let (columns, rows) = state::decode_columns(value)?;
-            let mut restored = self.new_window()?;
-            self.load_window(&mut restored, &columns, rows)?;
-            self.open.insert(window, restored);
-        }
-        Ok(())
-    }
-
-    fn metrics(&self) -> &Arc<OperatorMetrics> {
-        &self.metrics
-    }
-}
-
-impl WindowAggregate {
-    /// The state of one open window as bytes: its group keys, then each aggregate's
-    /// intermediate state. Taking the state empties the accumulators, so the window is rebuilt
-    /// from what was taken (merging a state into fresh accumulators gives back the same state).
-    fn snapshot_window(&mut self, window: (EventTime, EventTime)) -> Result<Vec<u8>, StreamError> {
-        let Some(current) = self.open.get_mut(&window) else {
-            return Err(StreamError::Internal("a dirty window has no state".into()));
-        };
-        let mut columns = match current.groups.as_mut() {
-            Some(groups) => groups.emit(EmitTo::All)?,
-            None => Vec::new(),
-        };
-        for accumulator in &mut current.accumulators {
-            columns.extend(accumulator.state(EmitTo::All)?);
-        }
-        let rows = columns.first().map_or(1, |c| c.len());
-        let mut rebuilt = self.new_window()?;
-        self.load_window(&mut rebuilt, &columns, rows)?;
-        self.open.insert(window, rebuilt);
-        state::encode_columns(columns)
-    }
-
-    /// Fills a fresh window from state columns written by [`Self::snapshot_window`].
-    fn load_window(
-        &self,
-        window: &mut WindowState,
-        columns: &[ArrayRef],
-        rows: usize,
-    ) -> Result<(), StreamError> {
-        let keys = self.spec.keys.len();
-        let widths = &self.state_widths;
-        state::check_width(columns, keys + widths.iter().sum::<usize>())?;
-        let groups = match window.groups.as_mut() {
-            Some(groups) => {
-                groups.intern(&columns[..keys], &mut window.group_ids)?;
-                groups.len()
-            }
-            None => {
-                window.group_ids.clear();
-                window.group_ids.resize(rows, 0);
-                1
-            }
-        };
-        let mut at = keys;
-        for (accumulator, width) in window.accumulators.iter_mut().zip(widths) {
-            accumulator.merge_batch(&columns[at..at + *width], &window.group_ids, groups)?;
-            at += width;
         }
         Ok(())
     }

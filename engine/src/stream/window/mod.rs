@@ -7,7 +7,9 @@
 
 mod aggregate;
 mod assign;
+mod groups;
 mod layout;
+mod runs;
 mod session;
 mod state;
 
@@ -15,6 +17,8 @@ pub use aggregate::{WindowAggregate, WindowAggregateSpec};
 pub use assign::WindowKind;
 pub use session::{SessionAggregate, SessionAggregateSpec};
 
+#[cfg(test)]
+mod runs_tests;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]

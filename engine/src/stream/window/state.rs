@@ -17,6 +17,10 @@ pub(super) const WATERMARK_KEY: &[u8] = b"m";
 pub(super) const WINDOW_PREFIX: u8 = b'w';
 /// Key of a whole-operator snapshot (sessions, held rows).
 pub(super) const ALL_KEY: &[u8] = b"a";
+/// Key of the last run sequence number a window aggregation's epoch includes.
+pub(super) const RUN_SEQ_KEY: &[u8] = b"q";
+/// Prefix of runs (a window aggregation's state in its own key space).
+const RUN_PREFIX: u8 = b'r';
 
 /// An event time as 8 bytes that sort like the number.
 fn sortable(time: EventTime) -> [u8; 8] {
@@ -35,6 +39,55 @@ pub(super) fn window_key(window: (EventTime, EventTime)) -> [u8; 17] {
     key[1..9].copy_from_slice(&sortable(window.0));
     key[9..].copy_from_slice(&sortable(window.1));
     key
+}
+
+/// The prefix of every run of window `(end, start)`: `r`, end, start.
+pub(super) fn run_window_prefix(window: (EventTime, EventTime)) -> [u8; 17] {
+    let mut key = window_key(window);
+    key[0] = RUN_PREFIX;
+    key
+}
+
+/// The prefix of the runs of one bucket of a window: the window's prefix, then the bucket.
+pub(super) fn run_bucket_prefix(window: (EventTime, EventTime), bucket: u16) -> [u8; 19] {
+    let mut key = [0u8; 19];
+    key[..17].copy_from_slice(&run_window_prefix(window));
+    key[17..].copy_from_slice(&bucket.to_be_bytes());
+    key
+}
+
+/// The key of a run holding the changes of sequence numbers `lo..=hi` to one bucket of a
+/// window: the bucket's prefix, `hi`, then `u64::MAX - lo`, so that within a bucket runs sort by
+/// their newest change, and a merged run sorts after the runs it replaces.
+pub(super) fn run_key(window: (EventTime, EventTime), bucket: u16, hi: u64, lo: u64) -> [u8; 35] {
+    let mut key = [0u8; 35];
+    key[..19].copy_from_slice(&run_bucket_prefix(window, bucket));
+    key[19..27].copy_from_slice(&hi.to_be_bytes());
+    key[27..].copy_from_slice(&(u64::MAX - lo).to_be_bytes());
+    key
+}
+
+/// The first run key of a bucket with a sequence number above `seq`.
+pub(super) fn run_after(window: (EventTime, EventTime), bucket: u16, seq: u64) -> [u8; 27] {
+    let mut key = [0u8; 27];
+    key[..19].copy_from_slice(&run_bucket_prefix(window, bucket));
+    key[19..].copy_from_slice(&(seq.saturating_add(1)).to_be_bytes());
+    key
+}
+
+/// Reads back `(hi, lo)` from a key of [`run_key`].
+pub(super) fn parse_run_key(key: &[u8]) -> Result<(u64, u64), StreamError> {
+    match key.len() {
+        35 => {
+            let hi = key[19..27].try_into().map(u64::from_be_bytes);
+            let lo = key[27..].try_into().map(u64::from_be_bytes);
+            match (hi, lo) {
+                (Ok(hi), Ok(lo)) => Ok((hi, u64::MAX - lo)),
+                _ => Err(corrupt("run key")),
+            }
+        }
+        _ => Err(corrupt("run key")),
+    }
 }
 
 /// Reads back a key of [`window_key`].
@@ -57,6 +110,14 @@ pub(super) fn encode_watermark(watermark: EventTime) -> Vec<u8> {
 pub(super) fn decode_watermark(bytes: &[u8]) -> Result<EventTime, StreamError> {
     let array: [u8; 8] = bytes.try_into().map_err(|_| corrupt("watermark"))?;
     Ok(i64::from_be_bytes(array))
+}
+
+/// Reads back the run sequence number stored at [`RUN_SEQ_KEY`].
+pub(super) fn decode_seq(bytes: &[u8]) -> Result<u64, StreamError> {
+    let array: [u8; 8] = bytes
+        .try_into()
+        .map_err(|_| corrupt("run sequence number"))?;
+    Ok(u64::from_be_bytes(array))
 }
 
 /// Columns of equal length as one batch (names are positional: state is read by position).

@@ -128,6 +128,11 @@ pub(crate) fn drive(
             .expect("watermark");
     }
     operator.on_end(&mut out).expect("end");
+    output_lines(out)
+}
+
+/// Sorted result lines (see [`result_lines`]) of the batches among `out`.
+pub(crate) fn output_lines(out: Vec<Message>) -> Vec<String> {
     let batches: Vec<RecordBatch> = out
         .into_iter()
         .filter_map(|m| match m {
