@@ -53,6 +53,10 @@ const CF_CATALOG: &str = "catalog";
 const CF_TABLE_DATA: &str = "table_data";
 const CF_STATE: &str = "state";
 
+/// The most write-ahead log kept before RocksDB flushes the column families that hold the
+/// oldest of it (it bounds what a restart replays).
+const MAX_TOTAL_WAL_SIZE: u64 = 128 << 20;
+
 /// Prefix of catalog-object keys in the `catalog` column family.
 const OBJECT_PREFIX: &[u8] = b"object/";
 /// Prefix of counters and other metadata in the `catalog` column family.
@@ -91,6 +95,11 @@ impl Store {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Window state is written between checkpoints at a high rate while the catalog's
+        // column families change rarely: without a cap, their small unflushed memtables keep
+        // every write-ahead log alive, and a restart replays all of them. Past the cap RocksDB
+        // flushes the column families holding the oldest log, so recovery replays little.
+        options.set_max_total_wal_size(MAX_TOTAL_WAL_SIZE);
         let families = [CF_CATALOG, CF_TABLE_DATA, CF_STATE]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));

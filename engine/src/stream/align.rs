@@ -217,6 +217,14 @@ impl Operator for Aligned {
         self.inner.restore(&state.nested(INNER))
     }
 
+    fn pending(&self) -> bool {
+        self.inner.pending()
+    }
+
+    fn resume(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        self.inner.resume(out)
+    }
+
     fn attach(&mut self, space: StateSpace) {
         self.inner.attach(space.nested(INNER));
     }

@@ -13,6 +13,8 @@ pub struct Chain {
     operators: Vec<Box<dyn Operator>>,
     metrics: Arc<OperatorMetrics>,
     buffer: Vec<Message>,
+    /// While the chain ends: the next operator whose `on_end` is due.
+    ending: Option<usize>,
 }
 
 impl Chain {
@@ -22,10 +24,31 @@ impl Chain {
             operators,
             metrics: Arc::default(),
             buffer: Vec::new(),
+            ending: None,
         }
     }
 
+    /// Ends the operators in order: each one's `on_end`, once the one before it has given all
+    /// its output (see [`Operator::pending`]).
+    fn continue_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        while let Some(next) = self.ending {
+            if next > 0 && self.operators[next - 1].pending() {
+                return Ok(());
+            }
+            if next == self.operators.len() {
+                self.ending = None;
+                return Ok(());
+            }
+            let mut flushed = Vec::new();
+            self.operators[next].on_end(&mut flushed)?;
+            self.feed(next + 1, flushed, out)?;
+            self.ending = Some(next + 1);
+        }
+        Ok(())
+    }
+
     /// Feeds `messages` (emitted by the operator before `from`) through the rest of the chain.
+    /// Only the first operator may leave output pending (a window aggregation leads its chain).
     fn feed(
         &mut self,
         from: usize,
@@ -65,10 +88,22 @@ impl Operator for Chain {
     }
 
     fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
-        for index in 0..self.operators.len() {
-            let mut flushed = Vec::new();
-            self.operators[index].on_end(&mut flushed)?;
-            self.feed(index + 1, flushed, out)?;
+        self.ending = Some(0);
+        self.continue_end(out)
+    }
+
+    fn pending(&self) -> bool {
+        self.ending.is_some() || self.operators.iter().any(|o| o.pending())
+    }
+
+    fn resume(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        if let Some(index) = self.operators.iter().position(|o| o.pending()) {
+            let mut produced = Vec::new();
+            self.operators[index].resume(&mut produced)?;
+            self.feed(index + 1, produced, out)?;
+        }
+        if self.ending.is_some() {
+            self.continue_end(out)?;
         }
         Ok(())
     }

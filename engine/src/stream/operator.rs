@@ -25,6 +25,19 @@ pub trait Operator: Send {
     /// The input ended: flush everything, then the runtime sends [`Message::End`] downstream.
     fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError>;
 
+    /// True when the operator has more output to give for the message it last handled (a
+    /// window that fires one part at a time, so its results need not all be in memory at once).
+    /// The runtime then calls [`Operator::resume`] until it is false, sending each part
+    /// downstream before asking for the next, and hands the operator nothing else meanwhile.
+    fn pending(&self) -> bool {
+        false
+    }
+
+    /// Gives the next part of the pending output (see [`Operator::pending`]).
+    fn resume(&mut self, _out: &mut Vec<Message>) -> Result<(), StreamError> {
+        Ok(())
+    }
+
     /// A checkpoint barrier arrived on every input: write the state that changed since the
     /// last barrier (its epoch becomes durable with it). Stateless operators write nothing.
     fn checkpoint(&mut self, _state: &mut StateWriter) -> Result<(), StreamError> {

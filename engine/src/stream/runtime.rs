@@ -152,6 +152,11 @@ pub async fn run_checkpointed(
             }
             None => {}
         }
+        // Output given in parts goes downstream before anything else happens (before a
+        // barrier in particular: the epoch must include all of it).
+        if !settle(operator.as_mut(), &mut out, &mut output).await? {
+            return Ok(());
+        }
         if let Some(epoch) = aligning
             && states.iter().all(|i| i.barrier || i.ended)
         {
@@ -177,6 +182,9 @@ pub async fn run_checkpointed(
         }
     }
     operator.on_end(&mut out)?;
+    if !settle(operator.as_mut(), &mut out, &mut output).await? {
+        return Ok(());
+    }
     out.push(Message::End);
     for message in out.drain(..) {
         if !output.send(message).await? {
@@ -184,6 +192,24 @@ pub async fn run_checkpointed(
         }
     }
     Ok(())
+}
+
+/// While `operator` has output pending, sends what `out` holds downstream and asks for the next
+/// part. False when the downstream is gone.
+async fn settle(
+    operator: &mut dyn Operator,
+    out: &mut Vec<Message>,
+    output: &mut Output,
+) -> Result<bool, StreamError> {
+    while operator.pending() {
+        for message in out.drain(..) {
+            if !output.send(message).await? {
+                return Ok(false);
+            }
+        }
+        operator.resume(out)?;
+    }
+    Ok(true)
 }
 
 /// The next message of an input that is open and not holding a barrier, taking the inputs in

@@ -478,6 +478,9 @@ enum Batches {
         receiver: tokio::sync::mpsc::Receiver<Result<Positioned, StreamError>>,
         timeout: Option<Duration>,
         idle: bool,
+        /// When the last event arrived (or the wait began): the idle timeout runs from here,
+        /// so a wait interrupted by a barrier trigger does not start it again.
+        since: tokio::time::Instant,
         reader: tokio::task::JoinHandle<()>,
     },
 }
@@ -506,6 +509,7 @@ impl Batches {
             receiver,
             timeout: idle_timeout,
             idle: false,
+            since: tokio::time::Instant::now(),
             reader: task,
         }
     }
@@ -518,12 +522,13 @@ impl Batches {
                 receiver,
                 timeout,
                 idle,
+                since,
                 ..
             } => {
                 let received = match timeout {
                     // Already said, or no timeout: wait for rows without a deadline.
                     Some(timeout) if !*idle => {
-                        match tokio::time::timeout(*timeout, receiver.recv()).await {
+                        match tokio::time::timeout_at(*since + *timeout, receiver.recv()).await {
                             Ok(received) => received,
                             Err(_) => {
                                 *idle = true;
@@ -534,6 +539,7 @@ impl Batches {
                     _ => receiver.recv().await,
                 };
                 *idle = false;
+                *since = tokio::time::Instant::now();
                 match received {
                     Some(Ok((event, position))) => Ok(Next::Event(event, position)),
                     None => Ok(Next::Event(SplitEvent::End, None)),

@@ -6,7 +6,7 @@
 //! budget last ran out), checkpoints write only those, and recovery reloads nothing but a few
 //! keys. Without a key space (a job that does not checkpoint) everything stays in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, UInt32Array};
@@ -60,6 +60,10 @@ pub struct WindowAggregate {
     held: usize,
     /// Windows fired since the last checkpoint barrier (their state is deleted at the next).
     fired: Vec<Window>,
+    /// Fired windows whose results are not all given yet, in firing order.
+    firing: VecDeque<Firing>,
+    /// The watermark to forward once `firing` is empty.
+    pending_watermark: Option<EventTime>,
     /// The watermark changed since the last checkpoint barrier.
     watermark_dirty: bool,
     metrics: Arc<OperatorMetrics>,
@@ -99,6 +103,8 @@ impl WindowAggregate {
             runs: None,
             held: 0,
             fired: Vec::new(),
+            firing: VecDeque::new(),
+            pending_watermark: None,
             watermark_dirty: false,
             metrics: Arc::default(),
         })
@@ -168,60 +174,49 @@ impl WindowAggregate {
         Ok(())
     }
 
-    /// Emits and frees every window whose end - 1 ms is at or below `watermark`.
-    fn fire(&mut self, watermark: EventTime, out: &mut Vec<Message>) -> Result<(), StreamError> {
+    /// Frees every window whose end - 1 ms is at or below `watermark` and queues its results,
+    /// given by [`Operator::resume`].
+    fn fire(&mut self, watermark: EventTime) -> Result<(), StreamError> {
         let emitted_under = self.watermark;
         while let Some(entry) = self.open.first_entry() {
             let (end, start) = *entry.key();
             if end - 1 > watermark {
                 break;
             }
-            let table = entry.remove();
-            self.fired.push((end, start));
-            let stored = self
-                .runs
-                .as_ref()
-                .is_some_and(|r| r.is_stored((end, start)));
-            if !stored {
-                if let Some(table) = table {
-                    emit(
-                        &self.layout,
-                        &self.metrics,
-                        (end, start),
-                        table,
-                        emitted_under,
-                        out,
-                    )?;
+            let window = (end, start);
+            let mut table = entry.remove();
+            self.fired.push(window);
+            if let Some(runs) = self.runs.as_mut()
+                && runs.is_stored(window)
+            {
+                // The state is in the store: the changes still in memory join it, and it is
+                // merged and emitted one bucket at a time.
+                if let Some(mut changes) = table.take() {
+                    runs.write(&self.tables, window, changes.take_state()?)?;
                 }
+            } else if table.is_none() {
                 continue;
             }
-            // The state is in the store: the changes still in memory join it, then it is
-            // merged and emitted one bucket at a time.
-            let Some(runs) = self.runs.as_mut() else {
-                continue;
-            };
-            if let Some(mut table) = table {
-                runs.write(&self.tables, (end, start), table.take_state()?)?;
-            }
-            for bucket in 0..BUCKETS {
-                let mut merged = self.tables.fresh()?;
-                if runs
-                    .read_bucket(&self.tables, (end, start), bucket, &mut merged)?
-                    .is_some()
-                {
-                    emit(
-                        &self.layout,
-                        &self.metrics,
-                        (end, start),
-                        merged,
-                        emitted_under,
-                        out,
-                    )?;
-                }
-            }
+            self.firing.push_back(Firing {
+                window,
+                emitted_under,
+                table,
+                next_bucket: 0,
+            });
         }
         Ok(())
     }
+}
+
+/// A fired window whose results are being given.
+struct Firing {
+    window: Window,
+    /// The watermark its rows are stamped with (the one before the watermark that fired it).
+    emitted_under: EventTime,
+    /// Its table, when its state is all in memory.
+    table: Option<GroupTable>,
+    /// Otherwise the next bucket of its state in the store.
+    next_bucket: u16,
 }
 
 impl Drop for WindowAggregate {
@@ -263,17 +258,67 @@ impl Operator for WindowAggregate {
         if watermark <= self.watermark {
             return Ok(());
         }
-        self.fire(watermark, out)?;
+        self.fire(watermark)?;
         self.watermark = watermark;
         self.watermark_dirty = true;
-        out.push(Message::Watermark(watermark));
+        self.pending_watermark = Some(watermark);
+        self.resume(out)?;
         self.account()
     }
 
     fn on_end(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
-        self.fire(EventTime::MAX, out)?;
+        self.fire(EventTime::MAX)?;
         self.watermark = EventTime::MAX;
+        self.resume(out)?;
         self.account()
+    }
+
+    fn pending(&self) -> bool {
+        !self.firing.is_empty() || self.pending_watermark.is_some()
+    }
+
+    /// Gives the results of the fired windows one table at a time (a window in memory, or one
+    /// bucket of a window in the store), then the watermark that fired them.
+    fn resume(&mut self, out: &mut Vec<Message>) -> Result<(), StreamError> {
+        while let Some(front) = self.firing.front_mut() {
+            let (window, emitted_under) = (front.window, front.emitted_under);
+            if let Some(table) = front.table.take() {
+                self.firing.pop_front();
+                return emit(
+                    &self.layout,
+                    &self.metrics,
+                    window,
+                    table,
+                    emitted_under,
+                    out,
+                );
+            }
+            if let Some(runs) = self.runs.as_ref() {
+                while front.next_bucket < BUCKETS {
+                    let bucket = front.next_bucket;
+                    front.next_bucket += 1;
+                    let mut merged = self.tables.fresh()?;
+                    if runs
+                        .read_bucket(&self.tables, window, bucket, &mut merged)?
+                        .is_some()
+                    {
+                        return emit(
+                            &self.layout,
+                            &self.metrics,
+                            window,
+                            merged,
+                            emitted_under,
+                            out,
+                        );
+                    }
+                }
+            }
+            self.firing.pop_front();
+        }
+        if let Some(watermark) = self.pending_watermark.take() {
+            out.push(Message::Watermark(watermark));
+        }
+        Ok(())
     }
 
     fn attach(&mut self, space: StateSpace) {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::WindowAggregate;
-use super::tests::{WINDOW_KINDS, output_lines as lines, rows, spec};
+use super::tests::{WINDOW_KINDS, output_lines as lines, rows, settle, spec};
 use crate::checkpoint::{
     JobKey, MemoryBudget, OperatorGroup, StateEntries, StateOp, StateSpace, StateWriter,
 };
@@ -68,6 +68,7 @@ fn feed(
         operator
             .on_watermark(generator.current(), out)
             .expect("watermark");
+        settle(operator, out);
     }
 }
 
@@ -78,6 +79,7 @@ fn in_memory(window: super::WindowKind, input: &[(i64, Option<&str>, i64)]) -> V
     let mut out = Vec::new();
     feed(&mut operator, &mut generator, input, 64, &mut out, |_| {});
     operator.on_end(&mut out).expect("end");
+    settle(&mut operator, &mut out);
     lines(out)
 }
 
@@ -119,6 +121,7 @@ fn with_no_memory_budget_state_leaves_memory_after_every_batch_and_results_stay_
             peak = peak.max(op.memory())
         });
         operator.on_end(&mut out).expect("end");
+        settle(&mut operator, &mut out);
         assert_eq!(
             peak, 0,
             "{window:?}: no table stays in memory after a batch"
@@ -153,6 +156,7 @@ fn under_a_budget_memory_stays_bounded_while_unlimited_it_grows() {
             "the budget counts the tables"
         );
         operator.on_end(&mut out).expect("end");
+        settle(&mut operator, &mut out);
         (peak, lines(out))
     };
     let (unlimited, expected) = peak(usize::MAX);
@@ -272,6 +276,7 @@ fn checkpoints_write_changes_only_and_recovery_discards_runs_after_the_last_epoc
         |_| {},
     );
     second.on_end(&mut out).expect("end");
+    settle(&mut second, &mut out);
     assert_eq!(lines(out), expected);
     // The fired window's state leaves the store with the next epoch.
     checkpoint(&mut second, &store, &namespace);

@@ -123,12 +123,22 @@ pub(crate) fn drive(
     for chunk in input.chunks(batch_size) {
         let stamped = generator.stamp(rows(chunk)).expect("stamp");
         operator.on_batch(stamped, &mut out).expect("batch");
+        settle(operator, &mut out);
         operator
             .on_watermark(generator.current(), &mut out)
             .expect("watermark");
+        settle(operator, &mut out);
     }
     operator.on_end(&mut out).expect("end");
+    settle(operator, &mut out);
     output_lines(out)
+}
+
+/// Takes all the output `operator` has pending, as the runtime does.
+pub(crate) fn settle(operator: &mut dyn Operator, out: &mut Vec<Message>) {
+    while operator.pending() {
+        operator.resume(out).expect("resume");
+    }
 }
 
 /// Sorted result lines (see [`result_lines`]) of the batches among `out`.
