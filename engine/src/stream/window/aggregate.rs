@@ -144,12 +144,11 @@ impl WindowAggregate {
     /// Tells the memory budget what the in-memory tables hold; when the operators together hold
     /// more than it, moves this instance's tables to the store.
     fn account(&mut self) -> Result<(), StreamError> {
+        let held = self.memory();
         let Some(runs) = self.runs.as_ref() else {
             return Ok(());
         };
-        let budget = runs.space().budget().clone();
-        let held = self.memory();
-        let over = budget.update(self.held, held);
+        let over = runs.space().budget().update(self.held, held);
         self.held = held;
         if over {
             self.write_tables()?;

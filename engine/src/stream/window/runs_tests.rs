@@ -36,6 +36,13 @@ fn input(keys: &[String], rows: i64) -> Input<'_> {
         .collect()
 }
 
+/// A store in a fresh directory (kept while the directory handle lives).
+fn temp_store() -> (tempfile::TempDir, Arc<Store>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    (dir, store)
+}
+
 /// An operator whose state lives in `store` under job `job`, with a budget of `budget` bytes.
 fn attached(
     window: super::WindowKind,
@@ -109,8 +116,7 @@ fn with_no_memory_budget_state_leaves_memory_after_every_batch_and_results_stay_
             "{window:?}: {} results",
             expected.len()
         );
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let (_dir, store) = temp_store();
         // A zero budget: every batch exceeds it. Batches of 16 rows write more than 16 runs to
         // some buckets of long windows, so merged runs are exercised too.
         let (mut operator, _) = attached(window, &store, &Arc::new(MemoryBudget::new(0)));
@@ -140,8 +146,7 @@ fn under_a_budget_memory_stays_bounded_while_unlimited_it_grows() {
     };
     let input = input(&keys, 20_000);
     let peak = |budget: usize| {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = Arc::new(Store::open(dir.path()).expect("store"));
+        let (_dir, store) = temp_store();
         let budget = Arc::new(MemoryBudget::new(budget));
         let (mut operator, _) = attached(window, &store, &budget);
         let mut generator = WatermarkGenerator::new(super::tests::watermark_expr(2));
@@ -176,11 +181,53 @@ fn under_a_budget_memory_stays_bounded_while_unlimited_it_grows() {
 }
 
 #[test]
+fn a_window_in_the_store_fires_one_bucket_at_a_time_with_the_watermark_last() {
+    let keys = keys();
+    let window = super::WindowKind::Tumble {
+        size: 1_000_000,
+        offset: 0,
+    };
+    let input = input(&keys, 3000);
+    let expected = in_memory(window, &input);
+    for through_chain_end in [false, true] {
+        let (_dir, store) = temp_store();
+        let (mut operator, _) = attached(window, &store, &Arc::new(MemoryBudget::new(0)));
+        let mut generator = WatermarkGenerator::new(super::tests::watermark_expr(2));
+        // The clock starts just below 0: the window before it fires while feeding.
+        let mut fed = Vec::new();
+        feed(&mut operator, &mut generator, &input, 64, &mut fed, |_| {});
+        let mut out = Vec::new();
+        let mut chain = crate::stream::chain::Chain::new(vec![Box::new(operator)]);
+        if through_chain_end {
+            chain.on_end(&mut out).expect("end");
+        } else {
+            chain.on_watermark(2_000_000, &mut out).expect("watermark");
+        }
+        // One part now, the rest when asked for: never the whole window at once.
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(matches!(out[0], Message::Batch(_)));
+        while chain.pending() {
+            let before = out.len();
+            chain.resume(&mut out).expect("resume");
+            assert!(out.len() - before <= 1);
+        }
+        let parts = out
+            .iter()
+            .filter(|m| matches!(m, Message::Batch(_)))
+            .count();
+        assert!(parts > 32, "{parts} parts");
+        let last_is_watermark = matches!(out.last(), Some(Message::Watermark(2_000_000)));
+        assert_eq!(last_is_watermark, !through_chain_end);
+        fed.extend(out);
+        assert_eq!(lines(fed), expected);
+    }
+}
+
+#[test]
 fn a_dropped_operator_gives_its_memory_back_to_the_budget() {
     let keys = keys();
     let input = input(&keys, 2000);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let (_dir, store) = temp_store();
     let budget = Arc::new(MemoryBudget::new(usize::MAX));
     let window = super::WindowKind::Tumble {
         size: 1_000_000,
@@ -211,8 +258,7 @@ fn checkpoints_write_changes_only_and_recovery_discards_runs_after_the_last_epoc
     };
     let input = input(&keys, 30_000);
     let expected = in_memory(window, &input);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let (_dir, store) = temp_store();
     let budget = Arc::new(MemoryBudget::new(usize::MAX / 4));
     let (mut first, namespace) = attached(window, &store, &budget);
     let mut generator = WatermarkGenerator::new(super::tests::watermark_expr(2));
@@ -288,8 +334,7 @@ fn checkpoints_write_changes_only_and_recovery_discards_runs_after_the_last_epoc
 fn state_ops_of_the_operator_stay_inside_its_key_spaces() {
     let keys = keys();
     let input = input(&keys, 500);
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = Arc::new(Store::open(dir.path()).expect("store"));
+    let (_dir, store) = temp_store();
     let (mut operator, namespace) =
         attached(WINDOW_KINDS[1], &store, &Arc::new(MemoryBudget::new(0)));
     let mut generator = WatermarkGenerator::new(super::tests::watermark_expr(2));
