@@ -5,7 +5,14 @@ use datafusion::arrow::datatypes::DataType;
 use runnel_engine::stream::StreamError;
 
 /// The connectors Runnel knows, in the order error messages list them.
-pub const AVAILABLE_CONNECTORS: &[&str] = &["kafka", "filesystem", "datagen", "print", "blackhole"];
+pub const AVAILABLE_CONNECTORS: &[&str] = &[
+    "kafka",
+    "filesystem",
+    "datagen",
+    "nexmark",
+    "print",
+    "blackhole",
+];
 
 /// Why a table's `WITH (...)` options cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,7 +184,7 @@ mod tests {
         };
         assert_eq!(
             connector.to_string(),
-            "unknown connector 'kafak'; available connectors: kafka, filesystem, datagen, print, blackhole"
+            "unknown connector 'kafak'; available connectors: kafka, filesystem, datagen, nexmark, print, blackhole"
         );
     }
 

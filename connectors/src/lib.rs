@@ -9,6 +9,7 @@
 //! - [`filesystem`]: JSON-lines and CSV files, one split per file; [`sink::filesystem`] writes
 //!   part files.
 //! - [`datagen`]: generated rows (random values or sequences).
+//! - [`nexmark`]: the Nexmark benchmark's auction events.
 //! - [`sink::print`] and [`sink::blackhole`].
 //! - [`options`] and [`error`]: typed option access and the user-facing errors.
 
@@ -17,6 +18,7 @@ pub mod datagen;
 pub mod error;
 pub mod filesystem;
 pub mod kafka;
+pub mod nexmark;
 pub mod options;
 pub mod registry;
 pub mod sink;

@@ -6,6 +6,7 @@
 //! | `kafka`      | yes    | yes  |
 //! | `filesystem` | yes    | yes  |
 //! | `datagen`    | yes    | no   |
+//! | `nexmark`    | yes    | no   |
 //! | `print`      | no     | yes  |
 //! | `blackhole`  | no     | yes  |
 //!
@@ -25,6 +26,7 @@ use crate::datagen::{self, DatagenOptions};
 use crate::error::{ConnectorError, sql_type_name};
 use crate::filesystem::{self, FileSplitReader, FileTableOptions};
 use crate::kafka::{self, KafkaSink, KafkaTable};
+use crate::nexmark::{self, NexmarkOptions};
 use crate::options::Options;
 use crate::sink::{BlackholeSink, FileSink, PrintSink};
 use runnel_engine::stream::source::METADATA_COLUMN_KEY;
@@ -60,6 +62,7 @@ enum SourceConfig {
     Kafka(Box<KafkaTable>),
     File(FileTableOptions),
     Datagen(DatagenOptions),
+    Nexmark(Box<NexmarkOptions>),
 }
 
 enum SinkConfig {
@@ -101,6 +104,7 @@ fn parse_source(
             SourceConfig::File(file)
         }
         "datagen" => SourceConfig::Datagen(datagen::parse_options(&mut reader, schema)?),
+        "nexmark" => SourceConfig::Nexmark(Box::new(nexmark::parse_options(&mut reader, schema)?)),
         "print" | "blackhole" => {
             return Err(ConnectorError::NotASource {
                 connector: name.to_string(),
@@ -157,7 +161,7 @@ fn parse_sink(
             reader.declare(&["connector"]);
             SinkConfig::Blackhole
         }
-        "datagen" => {
+        "datagen" | "nexmark" => {
             return Err(ConnectorError::NotASink {
                 connector: name.to_string(),
             });
@@ -287,6 +291,12 @@ pub fn open_source(
             idle_timeout,
             skipped,
         },
+        SourceConfig::Nexmark(nexmark) => SourceSplits {
+            splits: nexmark.splits(parallelism, resume),
+            bounded: nexmark.bounded(),
+            idle_timeout,
+            skipped,
+        },
     })
 }
 
@@ -367,11 +377,11 @@ mod tests {
     fn connector_errors() {
         assert_eq!(
             source_error(&[("path", "/x")]),
-            "table option 'connector' is required (one of: kafka, filesystem, datagen, print, blackhole)"
+            "table option 'connector' is required (one of: kafka, filesystem, datagen, nexmark, print, blackhole)"
         );
         assert_eq!(
             source_error(&[("connector", "kafak")]),
-            "unknown connector 'kafak'; available connectors: kafka, filesystem, datagen, print, blackhole"
+            "unknown connector 'kafak'; available connectors: kafka, filesystem, datagen, nexmark, print, blackhole"
         );
         assert!(
             source_error(&[("connector", "print")])

@@ -30,6 +30,18 @@ pub enum Command {
     Run(RunArgs),
     /// Parse, bind and plan every statement of a pipeline file without running anything.
     Check(CheckArgs),
+    /// Run a benchmark suite.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// The benchmark suites.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The Nexmark queries over the built-in generator: events/s per query, peak memory, the
+    /// planner's error for queries that cannot run, a correctness check and DataFusion's batch
+    /// time for comparison.
+    Nexmark(crate::bench::nexmark::NexmarkArgs),
 }
 
 /// Options of `runnel run`.
@@ -90,6 +102,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Run(args) => run_file(args),
         Command::Check(args) => check_file(args),
+        Command::Bench(BenchCommand::Nexmark(args)) => {
+            init_logging("warn");
+            crate::bench::nexmark::run(args)
+        }
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`pgwire`]: the PostgreSQL wire protocol on top of the `pgwire` crate: startup, simple and
 //!   extended query protocols, result encoding, errors, cancel requests.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod job;

@@ -6,6 +6,7 @@
 //! and its persistence, [`ddl`] plans and applies catalog changes, [`types`] teaches DataFusion's
 //! planner the type names Runnel accepts beyond DataFusion's own, [`flink`] parses Flink's
 //! `CREATE TABLE` dialect (watermarks, computed and metadata columns, `WITH` options),
+//! [`functions`] adds Flink's built-in functions that DataFusion lacks,
 //! [`streaming`] plans queries over stream tables into jobs, and
 //! [`error`] classifies every failure with a SQLSTATE and a position.
 //!
@@ -16,6 +17,7 @@ pub mod catalog;
 pub mod ddl;
 pub mod error;
 pub mod flink;
+pub mod functions;
 pub mod parser;
 pub mod streaming;
 pub mod types;

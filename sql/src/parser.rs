@@ -192,7 +192,8 @@ fn parse_one(full: &Arc<str>, start: usize, end: usize) -> Result<ParsedStatemen
         )
         .at(map.position(1, 1)));
     }
-    let statement = statements.remove(0);
+    let mut statement = statements.remove(0);
+    crate::flink::name_selected_fields(&mut statement);
     Ok(ParsedStatement {
         statement,
         stream_table: None,

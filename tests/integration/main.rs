@@ -10,6 +10,7 @@ mod harness;
 mod kafka;
 mod kafka_broker;
 mod materialized_views;
+mod nexmark;
 mod pipeline_cli;
 mod protocol;
 mod restart;

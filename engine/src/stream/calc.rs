@@ -3,18 +3,20 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::{filter, filter_record_batch};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_plan::PhysicalExpr;
 
+use super::narrow::Narrowed;
+pub use super::narrow::is_selection;
 use super::{EventTime, Message, Operator, OperatorMetrics, StreamBatch, StreamError};
 
 /// Keeps rows where `predicate` is true (NULL counts as false, as in SQL), then computes
 /// `projection` over them. Watermarks pass through unchanged.
 pub struct Calc {
-    predicate: Option<Arc<dyn PhysicalExpr>>,
-    projection: Vec<Arc<dyn PhysicalExpr>>,
+    predicate: Option<Narrowed>,
+    projection: Narrowed,
     output_schema: SchemaRef,
     metrics: Arc<OperatorMetrics>,
 }
@@ -36,8 +38,8 @@ impl Calc {
         output_schema: SchemaRef,
     ) -> Self {
         Calc {
-            predicate,
-            projection,
+            predicate: predicate.map(|p| Narrowed::new(&[p])),
+            projection: Narrowed::new(&projection),
             output_schema,
             metrics: Arc::default(),
         }
@@ -49,37 +51,42 @@ impl Calc {
             data,
             arrival_watermark,
         } = batch;
-        let (data, arrival_watermark) = match &self.predicate {
-            Some(predicate) => {
-                let mask = predicate.evaluate(&data)?.into_array(data.num_rows())?;
-                let mask = mask.as_boolean_opt().ok_or_else(|| {
-                    StreamError::Internal(format!(
-                        "filter predicate is {}, not boolean",
-                        mask.data_type()
-                    ))
-                })?;
-                let kept = filter_record_batch(&data, mask)?;
-                let arrival = filter(&arrival_watermark, mask)?;
-                let arrival = arrival
-                    .as_any()
-                    .downcast_ref::<Int64Array>()
-                    .cloned()
-                    .ok_or_else(|| StreamError::Internal("arrival watermarks".into()))?;
-                (kept, arrival)
-            }
-            None => (data, arrival_watermark),
+        let Some(predicate) = &self.predicate else {
+            let columns = self.projection.evaluate(&data)?;
+            return StreamBatch::new(self.output(columns, data.num_rows())?, arrival_watermark);
         };
-        let rows = data.num_rows();
-        let columns = self
-            .projection
-            .iter()
-            .map(|expr| expr.evaluate(&data)?.into_array(rows))
-            .collect::<Result<Vec<_>, _>>()?;
+        let mask = predicate
+            .evaluate(&data)?
+            .pop()
+            .ok_or_else(|| StreamError::Internal("no predicate value".into()))?;
+        let mask = mask.as_boolean_opt().ok_or_else(|| {
+            StreamError::Internal(format!(
+                "filter predicate is {}, not boolean",
+                mask.data_type()
+            ))
+        })?;
+        // Select the columns and ROW fields the projection reads (no copy), keep the rows
+        // that pass (copying only those values), then compute the projection on them.
+        let selected = filter_record_batch(&self.projection.select(&data)?, mask)?;
+        let rows = selected.num_rows();
+        let data = self.output(self.projection.compute(&selected)?, rows)?;
+        let arrival = filter(&arrival_watermark, mask)?;
+        let arrival = arrival
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .cloned()
+            .ok_or_else(|| StreamError::Internal("arrival watermarks".into()))?;
+        StreamBatch::new(data, arrival)
+    }
+
+    fn output(&self, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch, StreamError> {
         let options =
             datafusion::arrow::array::RecordBatchOptions::new().with_row_count(Some(rows));
-        let data =
-            RecordBatch::try_new_with_options(self.output_schema.clone(), columns, &options)?;
-        StreamBatch::new(data, arrival_watermark)
+        Ok(RecordBatch::try_new_with_options(
+            self.output_schema.clone(),
+            columns,
+            &options,
+        )?)
     }
 }
 
@@ -121,20 +128,25 @@ mod tests {
     use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
     use datafusion::scalar::ScalarValue;
 
-    #[test]
-    fn filters_rows_and_their_arrival_watermarks_then_projects() {
+    /// `a`: 1, NULL, 5, 7 and `b`: w, x, y, z.
+    fn four_rows() -> RecordBatch {
         let input = Arc::new(Schema::new(vec![
             Field::new("a", DataType::Int32, true),
             Field::new("b", DataType::Utf8, true),
         ]));
-        let data = RecordBatch::try_new(
+        RecordBatch::try_new(
             input,
             vec![
                 Arc::new(Int32Array::from(vec![Some(1), None, Some(5), Some(7)])),
                 Arc::new(StringArray::from(vec!["w", "x", "y", "z"])),
             ],
         )
-        .expect("batch");
+        .expect("batch")
+    }
+
+    #[test]
+    fn filters_rows_and_their_arrival_watermarks_then_projects() {
+        let data = four_rows();
         let batch = StreamBatch::new(data, Int64Array::from(vec![10, 20, 30, 40])).expect("batch");
         // WHERE a > 2 (NULL is dropped), SELECT b, a * 2
         let a: Arc<dyn PhysicalExpr> = Arc::new(Column::new("a", 0));
@@ -166,5 +178,33 @@ mod tests {
             .column(1)
             .as_primitive::<datafusion::arrow::datatypes::Int32Type>();
         assert_eq!(a2.values().to_vec(), vec![10, 14]);
+    }
+
+    #[test]
+    fn a_selecting_projection_is_taken_before_the_filter_with_the_same_result() {
+        let data = four_rows();
+        let a: Arc<dyn PhysicalExpr> = Arc::new(Column::new("a", 0));
+        let b: Arc<dyn PhysicalExpr> = Arc::new(Column::new("b", 1));
+        let literal: Arc<dyn PhysicalExpr> = Arc::new(Literal::new(ScalarValue::Int32(Some(2))));
+        let predicate: Arc<dyn PhysicalExpr> =
+            Arc::new(BinaryExpr::new(a.clone(), BinaryOp::Gt, literal.clone()));
+        assert!(is_selection(&b) && is_selection(&literal));
+        assert!(!is_selection(&predicate));
+        // SELECT b, 2 WHERE a > 2: selections only, so projected first.
+        let output = Arc::new(Schema::new(vec![
+            Field::new("b", DataType::Utf8, true),
+            Field::new("two", DataType::Int32, true),
+        ]));
+        let calc = Calc::new(Some(predicate.clone()), vec![b, literal], output);
+        let batch =
+            StreamBatch::new(data.clone(), Int64Array::from(vec![10, 20, 30, 40])).expect("batch");
+        let result = calc.apply(batch).expect("calc");
+        assert_eq!(result.arrival_watermark.values().to_vec(), vec![30, 40]);
+        let b = result.data.column(0).as_string::<i32>();
+        assert_eq!((b.len(), b.value(0), b.value(1)), (2, "y", "z"));
+        // No columns at all still counts the rows kept.
+        let calc = Calc::new(Some(predicate), Vec::new(), Arc::new(Schema::empty()));
+        let batch = StreamBatch::new(data, Int64Array::from(vec![10, 20, 30, 40])).expect("batch");
+        assert_eq!(calc.apply(batch).expect("calc").num_rows(), 2);
     }
 }

@@ -14,6 +14,7 @@ pub mod chain;
 pub mod error;
 pub mod exchange;
 pub mod message;
+pub mod narrow;
 pub mod operator;
 pub mod runtime;
 pub mod sink;

@@ -10,6 +10,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::physical_plan::PhysicalExpr;
 
 use super::message::{EventTime, WATERMARK_MIN};
+use super::narrow::Narrowed;
 use super::runtime::Output;
 use super::watermark::WatermarkGenerator;
 use super::{Message, StreamBatch, StreamError};
@@ -126,6 +127,11 @@ pub async fn run_source_checkpointed(
     mut checkpointing: Option<SourceCheckpointing>,
 ) -> Result<(), StreamError> {
     let mut clocks = PartitionClocks::new(spec.watermark.clone(), spec.idle_timeout);
+    // Computed columns read only their columns and fields of the (possibly wide) rows.
+    let computed = spec.computed.as_ref().map(|(exprs, schema)| {
+        let exprs = Narrowed::new(exprs);
+        (exprs, schema.clone())
+    });
     // Where the split stands as of the last event forwarded: at first, where it resumed (a
     // split that ends or meets a barrier before its first event must not report "nowhere",
     // which a later recovery would read as "from the start").
@@ -211,7 +217,7 @@ pub async fn run_source_checkpointed(
             continue;
         }
         said_idle = false;
-        let batch = match &spec.computed {
+        let batch = match &computed {
             Some((exprs, schema)) => with_computed(batch, exprs, schema)?,
             None => batch,
         };
@@ -560,15 +566,13 @@ impl Drop for Batches {
 
 fn with_computed(
     batch: RecordBatch,
-    exprs: &[Arc<dyn PhysicalExpr>],
+    exprs: &Narrowed,
     schema: &SchemaRef,
 ) -> Result<RecordBatch, StreamError> {
-    let rows = batch.num_rows();
-    let mut columns = Vec::with_capacity(exprs.len());
-    for expr in exprs {
-        columns.push(expr.evaluate(&batch)?.into_array(rows)?);
-    }
-    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        exprs.evaluate(&batch)?,
+    )?)
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ use std::sync::Arc;
 use datafusion::arrow::array::{Array, AsArray, Int64Array, RecordBatch};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
+use datafusion::logical_expr::Operator;
+use datafusion::physical_expr::expressions::{BinaryExpr, Column, Literal};
 use datafusion::physical_plan::PhysicalExpr;
+use datafusion::scalar::ScalarValue;
 
 use super::message::WATERMARK_MIN;
 use super::{EventTime, StreamBatch, StreamError};
@@ -38,16 +41,58 @@ pub fn event_time_millis(array: &dyn Array) -> Result<Int64Array, StreamError> {
 #[derive(Debug)]
 pub struct WatermarkGenerator {
     expr: Arc<dyn PhysicalExpr>,
+    /// `column - INTERVAL '<fixed>'` (or the column alone): the column and the delay in
+    /// milliseconds, computed on the column's integers instead of by calendar arithmetic.
+    delayed_column: Option<(usize, i64)>,
     current: EventTime,
+}
+
+/// The column and delay of a watermark expression of the form `column - INTERVAL '...'`
+/// whose interval is a fixed number of milliseconds (no months), or `column` alone.
+fn delayed_column(expr: &Arc<dyn PhysicalExpr>) -> Option<(usize, i64)> {
+    if let Some(column) = expr.downcast_ref::<Column>() {
+        return Some((column.index(), 0));
+    }
+    let binary = expr.downcast_ref::<BinaryExpr>()?;
+    if *binary.op() != Operator::Minus {
+        return None;
+    }
+    let column = binary.left().downcast_ref::<Column>()?;
+    let delay = match binary.right().downcast_ref::<Literal>()?.value() {
+        ScalarValue::IntervalDayTime(Some(v)) => {
+            i64::from(v.days) * 86_400_000 + i64::from(v.milliseconds)
+        }
+        ScalarValue::IntervalMonthDayNano(Some(v))
+            if v.months == 0 && v.nanoseconds % 1_000_000 == 0 =>
+        {
+            i64::from(v.days) * 86_400_000 + v.nanoseconds / 1_000_000
+        }
+        _ => return None,
+    };
+    Some((column.index(), delay))
 }
 
 impl WatermarkGenerator {
     /// A generator evaluating `expr` (a timestamp-valued expression over the source's rows).
     pub fn new(expr: Arc<dyn PhysicalExpr>) -> Self {
         WatermarkGenerator {
+            delayed_column: delayed_column(&expr),
             expr,
             current: WATERMARK_MIN,
         }
+    }
+
+    /// The watermark expression's values for `data`, in milliseconds.
+    fn values(&self, data: &RecordBatch) -> Result<Int64Array, StreamError> {
+        if let Some((index, delay)) = self.delayed_column
+            && let Some(column) = data.columns().get(index)
+            && matches!(column.data_type(), DataType::Timestamp(_, _))
+        {
+            let millis = event_time_millis(column.as_ref())?;
+            return Ok(millis.unary(|v: i64| v.saturating_sub(delay)));
+        }
+        let values = self.expr.evaluate(data)?.into_array(data.num_rows())?;
+        event_time_millis(values.as_ref())
     }
 
     /// The split's current watermark.
@@ -63,8 +108,7 @@ impl WatermarkGenerator {
     /// Stamps `data` with per-row arrival watermarks and advances the watermark past it.
     /// Rows whose watermark expression is NULL do not advance it.
     pub fn stamp(&mut self, data: RecordBatch) -> Result<StreamBatch, StreamError> {
-        let values = self.expr.evaluate(&data)?.into_array(data.num_rows())?;
-        let values = event_time_millis(values.as_ref())?;
+        let values = self.values(&data)?;
         let mut arrival = Vec::with_capacity(values.len());
         let mut current = self.current;
         if values.null_count() == 0 {
@@ -155,5 +199,57 @@ mod tests {
             );
         }
         assert_eq!(got, expected.values().to_vec());
+    }
+
+    #[test]
+    fn fixed_delays_are_computed_on_the_integers_with_the_expressions_result() {
+        let day_and_quarter = Arc::new(BinaryExpr::new(
+            Arc::new(Column::new("ts", 0)),
+            BinaryOp::Minus,
+            Arc::new(Literal::new(ScalarValue::IntervalDayTime(Some(
+                datafusion::arrow::datatypes::IntervalDayTime::new(1, 250),
+            )))),
+        )) as Arc<dyn PhysicalExpr>;
+        let column = Arc::new(Column::new("ts", 0)) as Arc<dyn PhysicalExpr>;
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            true,
+        )]));
+        let data = RecordBatch::try_new(
+            schema,
+            vec![Arc::new(TimestampMillisecondArray::from(vec![
+                Some(1_700_000_000_123),
+                None,
+                Some(86_400_000),
+                Some(-5),
+            ]))],
+        )
+        .expect("batch");
+        for (expr, delay) in [
+            (delayed_by_5s(), 5_000),
+            (day_and_quarter, 86_400_250),
+            (column, 0),
+        ] {
+            let generator = WatermarkGenerator::new(expr.clone());
+            assert_eq!(generator.delayed_column, Some((0, delay)), "{expr}");
+            let fast = generator.values(&data).expect("fast");
+            let evaluated = expr
+                .evaluate(&data)
+                .and_then(|v| v.into_array(data.num_rows()))
+                .expect("evaluates");
+            assert_eq!(
+                fast,
+                event_time_millis(evaluated.as_ref()).expect("millis"),
+                "{expr}"
+            );
+        }
+        // Months are not a fixed number of milliseconds: evaluated as written.
+        let month = Arc::new(BinaryExpr::new(
+            Arc::new(Column::new("ts", 0)),
+            BinaryOp::Minus,
+            Arc::new(Literal::new(ScalarValue::new_interval_mdn(1, 0, 0))),
+        ));
+        assert_eq!(WatermarkGenerator::new(month).delayed_column, None);
     }
 }

@@ -86,8 +86,12 @@ impl Pipeline {
         let config = datafusion::prelude::SessionConfig::new()
             .with_default_catalog_and_schema(runnel_sql::DATABASE, runnel_sql::DEFAULT_SCHEMA)
             .with_information_schema(false);
+        let ctx = SessionContext::new_with_config(config);
+        for function in runnel_sql::functions::all() {
+            ctx.register_udf(function.as_ref().clone());
+        }
         Pipeline {
-            ctx: SessionContext::new_with_config(config),
+            ctx,
             parallelism: parallelism.max(1),
             mode,
             background: Vec::new(),
@@ -209,12 +213,34 @@ impl Pipeline {
                 self.background.push((format!("INSERT INTO {name}"), job));
                 Ok(())
             }
+            Statement::CreateView { .. } => self.create_view(&statement, &map).await,
             other => Err(SqlError::unsupported(format!(
-                "{} is not supported in pipeline files; they hold CREATE TABLE, INSERT INTO, SELECT and EXPLAIN",
+                "{} is not supported in pipeline files; they hold CREATE TABLE, CREATE VIEW, INSERT INTO, SELECT and EXPLAIN",
                 statement_kind(other)
             ))
             .at(map.position(1, 1))),
         }
+    }
+
+    /// A view, for the statements after it (views over stream tables are inlined into the
+    /// streaming queries that read them).
+    async fn create_view(
+        &mut self,
+        statement: &Statement,
+        map: &TextMap<'_>,
+    ) -> Result<(), SqlError> {
+        let plan = self
+            .state()
+            .statement_to_plan(datafusion::sql::parser::Statement::Statement(Box::new(
+                statement.clone(),
+            )))
+            .await
+            .map_err(|e| SqlError::from_datafusion(&e, map))?;
+        self.ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(|e| SqlError::from_datafusion(&e, map))?;
+        Ok(())
     }
 
     fn create_table(

@@ -134,11 +134,17 @@ pub async fn build_session_state(
     })?;
 
     let state = ctx.state();
-    let state = SessionStateBuilder::new_from_existing(state)
+    let mut state = SessionStateBuilder::new_from_existing(state)
         .with_type_planner(Arc::new(RunnelTypePlanner::new(Some(Arc::new(
             PgOidTypePlanner,
         )))))
         .build();
+    // Flink's functions last: the rebuild above registers the functions again in no set order,
+    // and DataFusion's `to_char` has the alias `date_format`, which Flink's must replace.
+    for function in runnel_sql::functions::all() {
+        datafusion::execution::FunctionRegistry::register_udf(&mut state, function)
+            .map_err(|e| SqlError::new(SqlState::INTERNAL_ERROR, e.strip_backtrace()))?;
+    }
     Ok(state)
 }
 

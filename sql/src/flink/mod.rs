@@ -24,9 +24,11 @@
 //! 1-based character position of the token at fault.
 
 mod ast;
+mod backquotes;
 mod builder;
 mod cursor;
 mod detect;
+mod field_names;
 mod job;
 mod table;
 mod types;
@@ -35,7 +37,9 @@ mod types;
 mod tests;
 
 pub use ast::{ColumnDef, ColumnKind, StreamTableDef, WatermarkDef};
+pub use backquotes::backquotes_to_double_quotes;
 pub use detect::is_flink_create_table;
+pub use field_names::name_selected_fields;
 pub use job::{StopJob, is_stop_job, parse_stop_job};
 pub use table::parse_create_table;
 pub use types::parse_type;

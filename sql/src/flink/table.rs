@@ -41,7 +41,9 @@ const OTHER_CONSTRAINTS: [&str; 4] = ["UNIQUE", "CHECK", "FOREIGN", "EXCLUDE"];
 /// on a computed or metadata column, `0A000` unsupported syntax (including a primary key
 /// without `NOT ENFORCED`, which Flink requires).
 pub fn parse_create_table(sql: &str) -> Result<StreamTableDef, SqlError> {
-    let mut cursor = Cursor::new(sql)?;
+    // Flink's backquoted identifiers (`value`), double-quoted in place.
+    let quoted = super::backquotes_to_double_quotes(sql);
+    let mut cursor = Cursor::new(&quoted)?;
     cursor.expect_word("CREATE")?;
     if cursor.peek_word("TEMPORARY") || cursor.peek_word("TEMP") {
         return Err(cursor.error(

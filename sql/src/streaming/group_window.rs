@@ -70,9 +70,13 @@ pub fn rewrite_group_window(
         .at(position)
     };
     let args = args.ok_or_else(wrong)?;
-    let (Some(Expr::Identifier(time)), intervals) = (args.first(), &args[1..]) else {
-        return Err(wrong());
+    // The time column, plain or qualified by the table (`B.dateTime`).
+    let time = match args.first() {
+        Some(Expr::Identifier(time)) => time.clone(),
+        Some(Expr::CompoundIdentifier(parts)) if parts.len() == 2 => parts[1].clone(),
+        _ => return Err(wrong()),
     };
+    let intervals = &args[1..];
     if intervals.len() != function_intervals(function) {
         return Err(wrong());
     }
@@ -83,7 +87,7 @@ pub fn rewrite_group_window(
     if matches!(function, WindowFunction::Tumble | WindowFunction::Hop) {
         millis.push(0);
     }
-    let time_column = fold(time);
+    let time_column = fold(&time);
 
     // The other group keys (plain columns) partition SESSION windows.
     let mut partition_by = Vec::new();

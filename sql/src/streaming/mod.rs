@@ -9,13 +9,17 @@
 //! 3. [`plan_stream_query`] plans the query with DataFusion, window relations and stream tables
 //!    in scope, and walks the logical plan into a [`StreamPlan`]: one source, then Calc and
 //!    window-aggregation stages. What cannot run incrementally is rejected with the reason.
+//!    Views over stream tables are inlined; a window may read one that passes the table's
+//!    event-time column through ([`views`]).
 
 mod avg;
 mod context;
+mod fuse;
 mod group_window;
 mod plan;
 mod planner;
 mod table;
+mod views;
 mod window_tvf;
 
 pub use avg::flink_avg;

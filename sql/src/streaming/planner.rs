@@ -18,8 +18,10 @@ use runnel_engine::stream::source::SourceSpec;
 use runnel_engine::stream::window::{SessionAggregateSpec, WindowAggregateSpec, WindowKind};
 
 use super::context::{StreamContext, source};
+use super::fuse;
 use super::plan::{CalcStage, SourceStage, Stage, StreamPlan, WindowAggregateKind, WindowStage};
 use super::table::{StreamTable, StreamTableProvider, WindowRelationProvider};
+use super::views;
 use super::window_tvf::{WINDOW_RELATION_PREFIX, WindowCall, WindowFunction};
 use crate::error::{SqlError, SqlState};
 use crate::parser::TextMap;
@@ -51,15 +53,14 @@ pub async fn plan_stream_query(
                     format!("relation \"{key}\" does not exist"),
                 ));
             };
-            let table = stream_table(state, &call.table, map, call.position).await?;
-            let time_column = check_time_column(&table, call, map)?;
-            let provider = WindowRelationProvider::new(table, time_column, call.clone());
+            let provider = window_relation(state, call, map).await?;
             tables.insert(key, source(Arc::new(provider)));
             streaming = true;
             continue;
         }
         if let Some(provider) = lookup(state, &reference).await? {
-            streaming |= provider.is::<StreamTableProvider>();
+            streaming |=
+                provider.is::<StreamTableProvider>() || views::stream_view(&provider).is_some();
             tables.insert(key, source(provider));
         }
     }
@@ -87,7 +88,7 @@ pub async fn plan_stream_query(
     }
     Ok(Some(StreamPlan {
         source,
-        stages: pipeline.stages,
+        stages: fuse::fuse_calcs(pipeline.stages),
         schema: Arc::new(plan.schema().as_arrow().clone()),
     }))
 }
@@ -129,6 +130,75 @@ pub async fn stream_table(
         )
         .at(position.or_else(|| map.find_identifier(name)))),
     }
+}
+
+/// The relation of a window call: over a stream table, or over a view of one that passes the
+/// table's event-time column through.
+async fn window_relation(
+    state: &SessionState,
+    call: &WindowCall,
+    map: &TextMap<'_>,
+) -> Result<WindowRelationProvider, SqlError> {
+    let reference = TableReference::from(call.table.as_str());
+    if let Some(provider) = lookup(state, &reference).await?
+        && let Some(view) = views::stream_view(&provider)
+    {
+        let tables = views::scanned_stream_tables(view);
+        let [table] = tables.as_slice() else {
+            return Err(SqlError::unsupported(format!(
+                "a window can read a view of one stream table; \"{}\" reads {}",
+                call.table,
+                tables.len()
+            ))
+            .at(call.position));
+        };
+        let input = view.schema().as_arrow().clone();
+        let position = map.find_identifier(&call.time_column).or(call.position);
+        let Ok(index) = input.index_of(&call.time_column) else {
+            return Err(SqlError::new(
+                SqlState::UNDEFINED_COLUMN,
+                format!(
+                    "column \"{}\" does not exist in \"{}\"",
+                    call.time_column, call.table
+                ),
+            )
+            .at(position));
+        };
+        let source_column = views::passed_through(view, &call.time_column);
+        let event_time = table
+            .watermark
+            .as_ref()
+            .map(|(time, _)| table.schema.field(*time).name().clone());
+        if event_time.is_none() || source_column != event_time {
+            return Err(SqlError::new(
+                SqlState::DATATYPE_MISMATCH,
+                format!(
+                    "column \"{}\" of view \"{}\" is not the event-time (WATERMARK) column of \"{}\" passed through unchanged; windows are over event time",
+                    call.time_column,
+                    call.table,
+                    table.name()
+                ),
+            )
+            .at(position));
+        }
+        return Ok(WindowRelationProvider::new(
+            table.clone(),
+            Some(Arc::new(view.clone())),
+            &input,
+            index,
+            call.clone(),
+        ));
+    }
+    let table = stream_table(state, &call.table, map, call.position).await?;
+    let time_column = check_time_column(&table, call, map)?;
+    let schema = table.schema.clone();
+    Ok(WindowRelationProvider::new(
+        table,
+        None,
+        &schema,
+        time_column,
+        call.clone(),
+    ))
 }
 
 /// The DESCRIPTOR column must be the table's event-time (WATERMARK) column, as in Flink.
@@ -289,6 +359,23 @@ impl Builder<'_> {
             datafusion::datasource::source_as_provider(&scan.source).map_err(|e| self.error(e))?;
         let (table, window) = if let Some(stream) = provider.downcast_ref::<StreamTableProvider>() {
             (stream.table.clone(), None)
+        } else if let Some(window) = provider.downcast_ref::<WindowRelationProvider>()
+            && let Some(view) = &window.view
+        {
+            // The view's rows, then the window over them.
+            let mut pipeline = self.plan(view)?;
+            if scan.projection.is_some() || !scan.filters.is_empty() {
+                return Err(SqlError::new(
+                    SqlState::INTERNAL_ERROR,
+                    "unexpected projection on a window relation",
+                ));
+            }
+            pipeline.schema = Arc::new(
+                DFSchema::try_from_qualified_schema(scan.table_name.clone(), &provider.schema())
+                    .map_err(|e| self.error(e))?,
+            );
+            pipeline.window = Some(window.call.clone());
+            return Ok(pipeline);
         } else if let Some(window) = provider.downcast_ref::<WindowRelationProvider>() {
             (window.table.clone(), Some(window.call.clone()))
         } else {

@@ -8,7 +8,7 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, Result as DfResult, plan_err};
 use datafusion::datasource::TableType;
 use datafusion::execution::SessionState;
-use datafusion::logical_expr::{Expr, ExprSchemable};
+use datafusion::logical_expr::{Expr, ExprSchemable, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 
 use super::window_tvf::WindowCall;
@@ -258,22 +258,32 @@ impl TableProvider for StreamTableProvider {
     }
 }
 
-/// The relation a window TVF call stands for: the table's columns plus `window_start`,
-/// `window_end` and `window_time`. Only planned, never scanned.
+/// The relation a window TVF call stands for: the columns of the table (or view) it reads
+/// plus `window_start`, `window_end` and `window_time`. Only planned, never scanned.
 #[derive(Debug, Clone)]
 pub struct WindowRelationProvider {
-    /// The windowed table.
+    /// The stream table whose rows are windowed.
     pub table: Arc<StreamTable>,
-    /// The table's columns and the three window columns.
+    /// When the window reads a view over `table`: the view's plan, which the rows go through
+    /// before the window.
+    pub view: Option<Arc<LogicalPlan>>,
+    /// The input's columns and the three window columns.
     pub schema: SchemaRef,
     /// The window call.
     pub call: WindowCall,
 }
 
 impl WindowRelationProvider {
-    /// The relation over `table` with event time in `time_column`.
-    pub fn new(table: Arc<StreamTable>, time_column: usize, call: WindowCall) -> Self {
-        let time_zone = match table.schema.field(time_column).data_type() {
+    /// The relation over `table` (through `view`, whose output is `input`), with event time
+    /// in column `time_column` of `input`.
+    pub fn new(
+        table: Arc<StreamTable>,
+        view: Option<Arc<LogicalPlan>>,
+        input: &Schema,
+        time_column: usize,
+        call: WindowCall,
+    ) -> Self {
+        let time_zone = match input.field(time_column).data_type() {
             DataType::Timestamp(_, zone) => zone.clone(),
             _ => None,
         };
@@ -281,17 +291,13 @@ impl WindowRelationProvider {
             datafusion::arrow::datatypes::TimeUnit::Millisecond,
             time_zone,
         );
-        let mut fields: Vec<Field> = table
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
+        let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
         for name in ["window_start", "window_end", "window_time"] {
             fields.push(Field::new(name, window_type.clone(), false));
         }
         WindowRelationProvider {
             table,
+            view,
             schema: Arc::new(Schema::new(fields)),
             call,
         }

@@ -105,7 +105,12 @@ pub struct RewrittenText {
 
 /// Finds and replaces the window TVF calls in `sql`. Relation names are numbered from `first`
 /// (so several texts can be rewritten without their names clashing).
+///
+/// Flink's backquoted identifiers are double-quoted first (in place), so the text returned
+/// parses with PostgreSQL's rules.
 pub fn rewrite_window_tvfs(sql: &str, first: usize) -> Result<RewrittenText, SqlError> {
+    let quoted = crate::flink::backquotes_to_double_quotes(sql);
+    let sql = quoted.as_ref();
     let map = TextMap::whole(sql);
     let tokens = match Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize_with_location() {
         Ok(tokens) => tokens,

@@ -1,0 +1,18 @@
+-- Query 9: winning bids. Each auction with its highest bid while it was open (a join, then a
+-- top-1 per auction with ROW_NUMBER).
+CREATE TABLE nexmark_q9 (
+    id BIGINT, itemName VARCHAR, description VARCHAR, initialBid BIGINT, reserve BIGINT,
+    dateTime TIMESTAMP(3), expires TIMESTAMP(3), seller BIGINT, category BIGINT, extra VARCHAR,
+    auction BIGINT, bidder BIGINT, price BIGINT, bid_dateTime TIMESTAMP(3), bid_extra VARCHAR
+) WITH ('connector' = 'blackhole');
+
+INSERT INTO nexmark_q9
+SELECT id, itemName, description, initialBid, reserve, dateTime, expires, seller, category,
+       extra, auction, bidder, price, bid_dateTime, bid_extra
+FROM (
+    SELECT A.*, B.auction, B.bidder, B.price, B.dateTime AS bid_dateTime, B.extra AS bid_extra,
+           ROW_NUMBER() OVER (PARTITION BY A.id ORDER BY B.price DESC, B.dateTime ASC) AS rownum
+    FROM auction AS A, bid AS B
+    WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires
+) AS W
+WHERE rownum <= 1;
