@@ -77,11 +77,13 @@ fn positive(options: &mut Options<'_>, key: &str, default: u64) -> Result<u64, C
 }
 
 fn size(options: &mut Options<'_>, key: &str, default: u64) -> Result<i64, ConnectorError> {
+    // The padding of one event is a slice of the pool, and paddings reach 1.2 times the
+    // average: half the pool keeps every one of them whole.
     let value = options.memory_size(key)?.unwrap_or(default);
     i64::try_from(value)
         .ok()
-        .filter(|v| *v <= 1 << 20)
-        .ok_or_else(|| invalid(key, &value.to_string(), "at most 1mb"))
+        .filter(|v| *v <= (model::POOL_SIZE / 2) as i64)
+        .ok_or_else(|| invalid(key, &value.to_string(), "at most 32kb"))
 }
 
 /// Reads a `nexmark` table's options and checks its columns.

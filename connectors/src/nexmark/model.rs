@@ -475,7 +475,7 @@ impl Default for Channels {
 pub struct Pool(Vec<u8>);
 
 /// Bytes in the padding pool; paddings are at most a few hundred bytes.
-const POOL_SIZE: usize = 1 << 16;
+pub const POOL_SIZE: usize = 1 << 16;
 
 impl Pool {
     /// Builds the pool (deterministic).

@@ -499,5 +499,16 @@ fn declared_subsets_and_bad_columns() {
     assert!(refused(&[("rate.shape", "SINE")]).contains("only SQUARE"));
     assert!(refused(&[("first-event.rate", "0")]).contains("positive"));
     assert!(refused(&[("base-time", "yesterday")]).contains("base-time"));
+    assert!(refused(&[("bid.avg-size", "33kb")]).contains("at most 32kb"));
+    // The largest average is met: 32 KiB bids are 32 KiB on average.
+    let big = options(&[("bid.avg-size", "32kb")]);
+    let batch = events(&big, 0, 5000);
+    let lengths: Vec<usize> = strings(member(&batch, "bid"), "extra")
+        .into_iter()
+        .flatten()
+        .map(|e| e.len())
+        .collect();
+    let mean = lengths.iter().sum::<usize>() as f64 / lengths.len() as f64;
+    assert!((32_000.0..33_500.0).contains(&(mean + 32.0)), "{mean}");
     assert!(refused(&[("events.number", "10")]).contains("unsupported option 'events.number'"));
 }
