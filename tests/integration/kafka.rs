@@ -25,7 +25,7 @@ pub(crate) fn timestamp_text(millis: i64) -> String {
 }
 
 /// An order event as JSON.
-fn order(id: usize, customer: &str, cents: i64, millis: i64) -> Vec<u8> {
+pub(crate) fn order(id: usize, customer: &str, cents: i64, millis: i64) -> Vec<u8> {
     format!(
         r#"{{"order_id": "o{id}", "customer_id": "{customer}", "total_amount": {}.{:02}, "order_time": "{}.{:03}"}}"#,
         cents / 100,
@@ -37,7 +37,12 @@ fn order(id: usize, customer: &str, cents: i64, millis: i64) -> Vec<u8> {
 }
 
 /// The seed table over `topic`, with extra columns and options.
-fn orders_table(name: &str, topic: &str, extra_columns: &str, extra_options: &str) -> String {
+pub(crate) fn orders_table(
+    name: &str,
+    topic: &str,
+    extra_columns: &str,
+    extra_options: &str,
+) -> String {
     format!(
         "CREATE TABLE {name} (
            order_id STRING, customer_id STRING, total_amount DECIMAL(10, 2), order_time TIMESTAMP(3),

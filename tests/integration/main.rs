@@ -12,6 +12,7 @@ mod kafka_broker;
 mod materialized_views;
 mod nexmark;
 mod pipeline_cli;
+mod processing_time;
 mod protocol;
 mod restart;
 mod savepoints;

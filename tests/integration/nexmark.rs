@@ -19,6 +19,7 @@ const SUPPORTED: &[&str] = &[
     "q8-window",
     "q10",
     "q11",
+    "q12",
     "q14",
     "q21",
     "q22",
@@ -206,7 +207,7 @@ async fn the_standard_nexmark_ddl_and_views_run_over_psql() {
     .await;
     let message = db_error(&error).message();
     assert!(
-        message.contains("not the event-time (WATERMARK) column"),
+        message.contains("neither the event-time (WATERMARK) column"),
         "{message}"
     );
 

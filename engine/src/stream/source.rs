@@ -12,7 +12,7 @@ use datafusion::physical_plan::PhysicalExpr;
 use super::message::{EventTime, WATERMARK_MIN};
 use super::narrow::Narrowed;
 use super::runtime::Output;
-use super::watermark::WatermarkGenerator;
+use super::watermark::{WatermarkGenerator, wall_clock_millis};
 use super::{Message, StreamBatch, StreamError};
 use crate::checkpoint::{CheckpointHandle, Report, SplitCheckpoint, Trigger};
 
@@ -86,7 +86,16 @@ pub struct SourceSpec {
     /// `scan.watermark.idle-timeout`: a split without rows for this long says it is idle, so
     /// it stops holding back the watermark of the splits that do have rows.
     pub idle_timeout: Option<Duration>,
+    /// `Some(tick)`: the job's windows are over processing time (`PROCTIME()`), so the
+    /// watermark is the wall clock instead of `watermark`: sent after each batch and every
+    /// `tick` while no rows come, so that windows close on time without data. The idle
+    /// timeout does not apply (the clock never idles).
+    pub processing_time: Option<Duration>,
 }
+
+/// How often a processing-time source sends the wall clock while no rows come (Flink's
+/// default watermark interval): a processing-time window closes at most this late.
+pub const PROCESSING_TIME_TICK: Duration = Duration::from_millis(200);
 
 /// How a source split of a checkpointed job takes part in checkpoints.
 #[derive(Debug)]
@@ -126,7 +135,14 @@ pub async fn run_source_checkpointed(
     mut output: Output,
     mut checkpointing: Option<SourceCheckpointing>,
 ) -> Result<(), StreamError> {
-    let mut clocks = PartitionClocks::new(spec.watermark.clone(), spec.idle_timeout);
+    let idle_timeout = match spec.processing_time {
+        Some(_) => None,
+        None => spec.idle_timeout,
+    };
+    let mut clocks = match spec.processing_time {
+        Some(_) => PartitionClocks::wall_clock(),
+        None => PartitionClocks::new(spec.watermark.clone(), idle_timeout),
+    };
     // Computed columns read only their columns and fields of the (possibly wide) rows.
     let computed = spec.computed.as_ref().map(|(exprs, schema)| {
         let exprs = Narrowed::new(exprs);
@@ -141,7 +157,7 @@ pub async fn run_source_checkpointed(
         position = restore.position;
     }
     let tracked = checkpointing.is_some();
-    let mut batches = Batches::new(reader, spec.idle_timeout, tracked);
+    let mut batches = Batches::new(reader, idle_timeout, spec.processing_time, tracked);
     let mut triggers_open = tracked;
     let mut said_idle = false;
     loop {
@@ -198,6 +214,12 @@ pub async fn run_source_checkpointed(
                     }
                     SplitEvent::End => break,
                 }
+            }
+            Next::Tick => {
+                if !send_watermark(&mut clocks, &mut output).await? {
+                    return Ok(());
+                }
+                continue;
             }
             Next::Idle => {
                 // Every partition is idle: the split's watermark moves to the largest of
@@ -291,6 +313,9 @@ struct PartitionClocks {
     sent: EventTime,
     /// Partition watermarks of the last durable epoch, applied when the partition opens.
     restored: Vec<(u32, EventTime)>,
+    /// The watermark is the wall clock (processing time): rows are stamped with the split's
+    /// watermark as last sent, and it advances to the clock's reading.
+    wall_clock: bool,
 }
 
 impl PartitionClock {
@@ -310,8 +335,16 @@ impl PartitionClocks {
             implicit: true,
             sent: WATERMARK_MIN,
             restored: Vec::new(),
+            wall_clock: false,
         };
         clocks.push(0);
+        clocks
+    }
+
+    /// Clocks whose watermark is the wall clock, for processing-time windows.
+    fn wall_clock() -> Self {
+        let mut clocks = Self::new(None, None);
+        clocks.wall_clock = true;
         clocks
     }
 
@@ -434,6 +467,10 @@ impl PartitionClocks {
         let clock = &mut self.open[index];
         clock.idle = false;
         clock.last_rows = now;
+        if self.wall_clock {
+            // Rows read now are processed at or after the clock as last sent: none is late.
+            return StreamBatch::new(batch, Int64Array::from_value(floor, rows));
+        }
         let Some(generator) = clock.generator.as_mut() else {
             return StreamBatch::new(batch, Int64Array::from_value(WATERMARK_MIN, rows));
         };
@@ -450,6 +487,13 @@ impl PartitionClocks {
 
     /// The split's watermark if it moved past the one last sent.
     fn advance(&mut self) -> Option<EventTime> {
+        if self.wall_clock {
+            let now = wall_clock_millis();
+            return (now > self.sent).then(|| {
+                self.sent = now;
+                now
+            });
+        }
         self.expr.as_ref()?;
         let watermark = self
             .open
@@ -473,6 +517,8 @@ enum Next {
     Event(SplitEvent, Option<Vec<(String, i64)>>),
     /// No event within the idle timeout.
     Idle,
+    /// The processing-time tick: time to send the wall clock.
+    Tick,
 }
 
 /// A split's events, read directly or by a task of their own. The task is used with an idle
@@ -487,6 +533,8 @@ enum Batches {
         /// When the last event arrived (or the wait began): the idle timeout runs from here,
         /// so a wait interrupted by a barrier trigger does not start it again.
         since: tokio::time::Instant,
+        /// The processing-time tick, if the watermark is the wall clock.
+        tick: Option<tokio::time::Interval>,
         reader: tokio::task::JoinHandle<()>,
     },
 }
@@ -495,9 +543,10 @@ impl Batches {
     fn new(
         mut reader: Box<dyn SplitReader>,
         idle_timeout: Option<Duration>,
+        tick: Option<Duration>,
         tracked: bool,
     ) -> Self {
-        if idle_timeout.is_none() && !tracked {
+        if idle_timeout.is_none() && tick.is_none() && !tracked {
             return Batches::Direct(reader);
         }
         let (sender, receiver) = tokio::sync::mpsc::channel(2);
@@ -516,6 +565,11 @@ impl Batches {
             timeout: idle_timeout,
             idle: false,
             since: tokio::time::Instant::now(),
+            tick: tick.map(|period| {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                tick
+            }),
             reader: task,
         }
     }
@@ -529,20 +583,18 @@ impl Batches {
                 timeout,
                 idle,
                 since,
+                tick,
                 ..
             } => {
-                let received = match timeout {
-                    // Already said, or no timeout: wait for rows without a deadline.
-                    Some(timeout) if !*idle => {
-                        match tokio::time::timeout_at(*since + *timeout, receiver.recv()).await {
-                            Ok(received) => received,
-                            Err(_) => {
-                                *idle = true;
-                                return Ok(Next::Idle);
-                            }
-                        }
+                // Already said, or no timeout: wait for rows without a deadline.
+                let deadline = timeout.filter(|_| !*idle).map(|timeout| *since + timeout);
+                let received = tokio::select! {
+                    received = receiver.recv() => received,
+                    () = sleep_until(deadline) => {
+                        *idle = true;
+                        return Ok(Next::Idle);
                     }
-                    _ => receiver.recv().await,
+                    _ = next_tick(tick) => return Ok(Next::Tick),
                 };
                 *idle = false;
                 *since = tokio::time::Instant::now();
@@ -553,6 +605,24 @@ impl Batches {
                 }
             }
         }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The next tick of `tick`, or never without one.
+async fn next_tick(tick: &mut Option<tokio::time::Interval>) {
+    match tick {
+        Some(tick) => {
+            tick.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
@@ -621,6 +691,7 @@ mod tests {
             )),
             watermark: Some(watermark_expr(3)),
             idle_timeout: None,
+            processing_time: None,
         };
         let reader = Batches(vec![
             rows(&[(10, Some("a"), 1), (20, Some("a"), 2)]),
@@ -689,6 +760,7 @@ mod tests {
             computed: None,
             watermark: Some(watermark_expr(0)),
             idle_timeout: Some(Duration::from_millis(20)),
+            processing_time: None,
         };
         let reader = Stalls(vec![rows(&[(10, Some("a"), 1)])]);
         let (sender, mut receiver) = edge();
@@ -707,6 +779,46 @@ mod tests {
         // Idle is said once per wait, not every timeout.
         let more = tokio::time::timeout(Duration::from_millis(100), receiver.recv()).await;
         assert!(more.is_err(), "nothing after idle: {more:?}");
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_processing_time_split_sends_the_wall_clock_with_and_without_rows() {
+        // The table's WATERMARK (over ts = 10 ms after the epoch) is not what counts: the
+        // watermark is the wall clock, sent after the batch and then every tick, though no
+        // more rows come and the idle timeout has long passed.
+        let spec = SourceSpec {
+            computed: None,
+            watermark: Some(watermark_expr(0)),
+            idle_timeout: Some(Duration::from_millis(10)),
+            processing_time: Some(Duration::from_millis(20)),
+        };
+        let reader = Stalls(vec![rows(&[(10, Some("a"), 1), (11, Some("b"), 2)])]);
+        let (sender, mut receiver) = edge();
+        let started = wall_clock_millis();
+        let task = tokio::spawn(run_source(Box::new(reader), spec, Output::Forward(sender)));
+        let mut watermarks = Vec::new();
+        while watermarks.len() < 5 {
+            let next = tokio::time::timeout(Duration::from_secs(10), receiver.recv()).await;
+            match next.expect("a watermark within 10 s").expect("message") {
+                Message::Batch(batch) => {
+                    // Rows read before any clock was sent are stamped with the minimum.
+                    assert!(watermarks.is_empty());
+                    let stamps = batch.arrival_watermark.values().to_vec();
+                    assert_eq!(stamps, vec![WATERMARK_MIN, WATERMARK_MIN]);
+                }
+                Message::Watermark(watermark) => watermarks.push(watermark),
+                other => panic!("only the batch and watermarks: {other:?}"),
+            }
+        }
+        let finished = wall_clock_millis();
+        assert!(watermarks.windows(2).all(|w| w[0] < w[1]), "{watermarks:?}");
+        assert!(
+            watermarks
+                .iter()
+                .all(|&w| (started..=finished).contains(&w)),
+            "{watermarks:?} not within {started}..={finished}"
+        );
         task.abort();
     }
 
@@ -745,6 +857,7 @@ mod tests {
             computed: None,
             watermark: Some(watermark_expr(0)),
             idle_timeout: None,
+            processing_time: None,
         };
         let reader = Partitioned(vec![
             SplitEvent::PartitionsAdded(vec![0, 1]),
@@ -794,6 +907,7 @@ mod tests {
             computed: None,
             watermark: Some(watermark_expr(0)),
             idle_timeout: Some(Duration::from_millis(30)),
+            processing_time: None,
         };
         let (events, receiver_events) = tokio::sync::mpsc::channel(8);
         struct Fed(tokio::sync::mpsc::Receiver<SplitEvent>);

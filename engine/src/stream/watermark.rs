@@ -18,6 +18,14 @@ use datafusion::scalar::ScalarValue;
 use super::message::WATERMARK_MIN;
 use super::{EventTime, StreamBatch, StreamError};
 
+/// The wall clock in milliseconds since the epoch: processing time (`PROCTIME()`) and the
+/// watermark of processing-time windows read the same clock.
+pub fn wall_clock_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Converts a timestamp array of any unit to event-time milliseconds (Flink's precision for
 /// time attributes); sub-millisecond digits are truncated.
 pub fn event_time_millis(array: &dyn Array) -> Result<Int64Array, StreamError> {

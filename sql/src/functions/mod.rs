@@ -7,12 +7,15 @@
 //! - [`DATE_FORMAT(ts, 'yyyy-MM-dd HH:mm')`](date_format): a timestamp in a Java
 //!   date-time pattern;
 //! - [`MOD(a, b)`](modulo): the remainder with the sign of `a` (also PostgreSQL's);
-//! - [`HOUR(ts)`, `MINUTE(ts)`, `SECOND(ts)`](time_fields): fields of a timestamp.
+//! - [`HOUR(ts)`, `MINUTE(ts)`, `SECOND(ts)`](time_fields): fields of a timestamp;
+//! - [`PROCTIME()`](proctime): the processing-time attribute (windows over it are
+//!   processing-time windows).
 //!
 //! [`all`] lists them for registration in a session.
 
 pub mod date_format;
 pub mod modulo;
+pub mod proctime;
 pub mod regexp_extract;
 pub mod split_index;
 pub mod time_fields;
@@ -33,6 +36,7 @@ pub fn all() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::new_from_impl(time_fields::TimeField::hour())),
         Arc::new(ScalarUDF::new_from_impl(time_fields::TimeField::minute())),
         Arc::new(ScalarUDF::new_from_impl(time_fields::TimeField::second())),
+        Arc::new(ScalarUDF::new_from_impl(proctime::Proctime::new())),
     ]
 }
 

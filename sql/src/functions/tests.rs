@@ -142,3 +142,24 @@ async fn mod_keeps_the_sign_of_the_dividend() {
     let error = query("SELECT MOD(1, 0)").await.expect_err("zero divisor");
     assert!(error.to_lowercase().contains("divide by zero"), "{error}");
 }
+
+#[tokio::test]
+async fn proctime_is_the_wall_clock_as_timestamp_ltz() {
+    let before = runnel_engine::stream::watermark::wall_clock_millis();
+    let millis: i64 = value("SELECT CAST(PROCTIME() AS BIGINT)")
+        .await
+        .trim_matches(|c| c == '[' || c == ']')
+        .parse()
+        .expect("milliseconds");
+    let after = runnel_engine::stream::watermark::wall_clock_millis();
+    assert!(
+        (before..=after).contains(&millis),
+        "{before} {millis} {after}"
+    );
+    assert_eq!(
+        value("SELECT arrow_typeof(PROCTIME())").await,
+        "[Timestamp(ms, \"+00:00\")]"
+    );
+    let error = query("SELECT PROCTIME(1)").await.expect_err("no arguments");
+    assert!(error.to_lowercase().contains("proctime"), "{error}");
+}

@@ -122,6 +122,7 @@ pub fn rewrite_group_window(
 
     // FROM one table, which becomes the window relation.
     let relation = format!("{WINDOW_RELATION_PREFIX}{index}");
+    let mut subquery = None;
     let table = match select.from.as_mut_slice() {
         [only] if only.joins.is_empty() => match &mut only.relation {
             TableFactor::Table {
@@ -147,6 +148,30 @@ pub fn rewrite_group_window(
                 }
                 *name = ObjectName(vec![ObjectNamePart::Identifier(Ident::new(&relation))]);
                 table
+            }
+            TableFactor::Derived {
+                lateral: false,
+                subquery: derived,
+                alias: Some(alias),
+                ..
+            } => {
+                // A derived table (Flink's `FROM (SELECT *, PROCTIME() AS p FROM t) AS b`):
+                // the window reads its rows as it reads a view's.
+                let name = fold(&alias.name);
+                subquery = Some(derived.clone());
+                only.relation = TableFactor::Table {
+                    name: ObjectName(vec![ObjectNamePart::Identifier(Ident::new(&relation))]),
+                    alias: Some(alias.clone()),
+                    args: None,
+                    with_hints: Vec::new(),
+                    version: None,
+                    with_ordinality: false,
+                    partitions: Vec::new(),
+                    json_path: None,
+                    sample: None,
+                    index_hints: Vec::new(),
+                };
+                name
             }
             _ => return Err(group_window_from(position)),
         },
@@ -176,7 +201,7 @@ pub fn rewrite_group_window(
                 Some(_) => {
                     failure = Some(
                         SqlError::unsupported(format!(
-                            "{name} is not supported: Runnel windows are in event time only"
+                            "{name} is not supported yet: a window's processing-time attribute, for a later window over it; use {}_END", name.trim_end_matches("_PROCTIME")
                         ))
                         .at(map.find_identifier(&name)),
                     );
@@ -201,6 +226,7 @@ pub fn rewrite_group_window(
         relation,
         function,
         table,
+        subquery,
         partition_by,
         time_column,
         intervals: millis,
@@ -209,7 +235,9 @@ pub fn rewrite_group_window(
 }
 
 fn group_window_from(position: Option<usize>) -> SqlError {
-    SqlError::unsupported("a group window (GROUP BY TUMBLE/HOP/SESSION) must read one table directly")
+    SqlError::unsupported(
+        "a group window (GROUP BY TUMBLE/HOP/SESSION) must read one table, view or derived table (with an alias) directly",
+    )
         .with_hint("use the window TVF form, e.g. FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '1' MINUTE))")
         .at(position)
 }
@@ -307,6 +335,26 @@ mod tests {
         let call = call.expect("window");
         assert_eq!(call.partition_by, vec!["k"]);
         assert_eq!(call.intervals, vec![10_000]);
+    }
+
+    #[test]
+    fn a_group_window_over_a_derived_table_reads_its_query() {
+        let (sql, call) = rewrite(
+            "SELECT B.bidder, COUNT(*), TUMBLE_START(B.p_time, INTERVAL '10' SECOND) FROM (SELECT *, PROCTIME() AS p_time FROM bid) AS B GROUP BY B.bidder, TUMBLE(B.p_time, INTERVAL '10' SECOND)",
+        );
+        assert_eq!(
+            sql,
+            "SELECT B.bidder, COUNT(*), window_start FROM __window_0 AS B GROUP BY B.bidder, window_start, window_end"
+        );
+        let call = call.expect("window");
+        assert_eq!(
+            (call.table.as_str(), call.time_column.as_str()),
+            ("b", "p_time")
+        );
+        assert_eq!(
+            call.subquery.map(|q| q.to_string()),
+            Some("SELECT *, PROCTIME() AS p_time FROM bid".to_string())
+        );
     }
 
     #[test]

@@ -100,6 +100,9 @@ impl StreamPlan {
         // The watermark as declared (the bound expression prints literals in Arrow's
         // internal spelling).
         let watermark = match &table.def.watermark {
+            _ if self.source.spec.processing_time.is_some() => {
+                ", watermark: the wall clock (processing time)".to_string()
+            }
             Some(def) => format!(", watermark: {} AS {}", def.column, def.expr),
             None => ", no watermark".to_string(),
         };

@@ -14,7 +14,7 @@ use datafusion::physical_expr::expressions::Column as PhysicalColumn;
 use datafusion::physical_plan::PhysicalExpr;
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{Query, Statement};
-use runnel_engine::stream::source::SourceSpec;
+use runnel_engine::stream::source::{PROCESSING_TIME_TICK, SourceSpec};
 use runnel_engine::stream::window::{SessionAggregateSpec, WindowAggregateSpec, WindowKind};
 
 use super::context::{StreamContext, source};
@@ -36,6 +36,35 @@ pub async fn plan_stream_query(
     map: &TextMap<'_>,
 ) -> Result<Option<StreamPlan>, SqlError> {
     let statement = Statement::Query(Box::new(query.clone()));
+    let Some(plan) = plan_logical(state, statement, windows, map).await? else {
+        return Ok(None);
+    };
+    let mut builder = Builder { state, map };
+    let pipeline = builder.plan(&plan)?;
+    let Some(source) = pipeline.source else {
+        return Ok(None);
+    };
+    if pipeline.window.is_some() {
+        return Err(not_incremental(
+            "a window TVF's rows must be aggregated: GROUP BY window_start, window_end",
+            map,
+        ));
+    }
+    Ok(Some(StreamPlan {
+        source,
+        stages: fuse::fuse_calcs(pipeline.stages),
+        schema: Arc::new(plan.schema().as_arrow().clone()),
+    }))
+}
+
+/// The analyzed logical plan of `statement` if it reads a stream table (directly, through a
+/// view, or through one of `windows`); `None` for an ordinary query.
+async fn plan_logical(
+    state: &SessionState,
+    statement: Statement,
+    windows: &[WindowCall],
+    map: &TextMap<'_>,
+) -> Result<Option<LogicalPlan>, SqlError> {
     let references = state
         .resolve_table_references(&DfStatement::Statement(Box::new(statement.clone())))
         .map_err(|e| SqlError::from_datafusion(&e, map))?;
@@ -75,22 +104,7 @@ pub async fn plan_stream_query(
         .analyzer()
         .execute_and_check(plan, state.config_options(), |_, _| {})
         .map_err(|e| SqlError::from_datafusion(&e, map))?;
-    let mut builder = Builder { state, map };
-    let pipeline = builder.plan(&plan)?;
-    let Some(source) = pipeline.source else {
-        return Ok(None);
-    };
-    if pipeline.window.is_some() {
-        return Err(not_incremental(
-            "a window TVF's rows must be aggregated: GROUP BY window_start, window_end",
-            map,
-        ));
-    }
-    Ok(Some(StreamPlan {
-        source,
-        stages: fuse::fuse_calcs(pipeline.stages),
-        schema: Arc::new(plan.schema().as_arrow().clone()),
-    }))
+    Ok(Some(plan))
 }
 
 async fn lookup(
@@ -132,38 +146,77 @@ pub async fn stream_table(
     }
 }
 
-/// The relation of a window call: over a stream table, or over a view of one that passes the
-/// table's event-time column through.
+/// The relation of a window call: over a stream table, or over a view or derived table of
+/// one that passes the table's event-time column through, or whose time column is
+/// `PROCTIME()` (a processing-time window).
 async fn window_relation(
     state: &SessionState,
     call: &WindowCall,
     map: &TextMap<'_>,
 ) -> Result<WindowRelationProvider, SqlError> {
+    if let Some(subquery) = &call.subquery {
+        let statement = Statement::Query(subquery.clone());
+        // Boxed: plan_logical calls this function (for window relations), so the futures nest.
+        let Some(plan) = Box::pin(plan_logical(state, statement, &[], map)).await? else {
+            return Err(SqlError::new(
+                SqlState::WRONG_OBJECT_TYPE,
+                format!(
+                    "derived table \"{}\" reads no stream table: group windows are over streams",
+                    call.table
+                ),
+            )
+            .at(call.position));
+        };
+        return view_window(call, &plan, map);
+    }
     let reference = TableReference::from(call.table.as_str());
     if let Some(provider) = lookup(state, &reference).await?
         && let Some(view) = views::stream_view(&provider)
     {
-        let tables = views::scanned_stream_tables(view);
-        let [table] = tables.as_slice() else {
-            return Err(SqlError::unsupported(format!(
-                "a window can read a view of one stream table; \"{}\" reads {}",
-                call.table,
-                tables.len()
-            ))
-            .at(call.position));
-        };
-        let input = view.schema().as_arrow().clone();
-        let position = map.find_identifier(&call.time_column).or(call.position);
-        let Ok(index) = input.index_of(&call.time_column) else {
-            return Err(SqlError::new(
-                SqlState::UNDEFINED_COLUMN,
-                format!(
-                    "column \"{}\" does not exist in \"{}\"",
-                    call.time_column, call.table
-                ),
-            )
-            .at(position));
-        };
+        return view_window(call, view, map);
+    }
+    let table = stream_table(state, &call.table, map, call.position).await?;
+    let (time_column, processing_time) = check_time_column(&table, call, map)?;
+    let schema = table.schema.clone();
+    Ok(WindowRelationProvider::new(
+        table,
+        None,
+        &schema,
+        time_column,
+        processing_time,
+        call.clone(),
+    ))
+}
+
+/// The relation of a window over `view` (a view's or a derived table's plan).
+fn view_window(
+    call: &WindowCall,
+    view: &LogicalPlan,
+    map: &TextMap<'_>,
+) -> Result<WindowRelationProvider, SqlError> {
+    let tables = views::scanned_stream_tables(view);
+    let [table] = tables.as_slice() else {
+        return Err(SqlError::unsupported(format!(
+            "a window can read a view of one stream table; \"{}\" reads {}",
+            call.table,
+            tables.len()
+        ))
+        .at(call.position));
+    };
+    let input = view.schema().as_arrow().clone();
+    let position = map.find_identifier(&call.time_column).or(call.position);
+    let Ok(index) = input.index_of(&call.time_column) else {
+        return Err(SqlError::new(
+            SqlState::UNDEFINED_COLUMN,
+            format!(
+                "column \"{}\" does not exist in \"{}\"",
+                call.time_column, call.table
+            ),
+        )
+        .at(position));
+    };
+    let processing_time = views::is_processing_time(view, &call.time_column);
+    if !processing_time {
         let source_column = views::passed_through(view, &call.time_column);
         let event_time = table
             .watermark
@@ -173,7 +226,7 @@ async fn window_relation(
             return Err(SqlError::new(
                 SqlState::DATATYPE_MISMATCH,
                 format!(
-                    "column \"{}\" of view \"{}\" is not the event-time (WATERMARK) column of \"{}\" passed through unchanged; windows are over event time",
+                    "column \"{}\" of \"{}\" is neither the event-time (WATERMARK) column of \"{}\" passed through unchanged nor PROCTIME(); windows are over event time or processing time",
                     call.time_column,
                     call.table,
                     table.name()
@@ -181,32 +234,25 @@ async fn window_relation(
             )
             .at(position));
         }
-        return Ok(WindowRelationProvider::new(
-            table.clone(),
-            Some(Arc::new(view.clone())),
-            &input,
-            index,
-            call.clone(),
-        ));
     }
-    let table = stream_table(state, &call.table, map, call.position).await?;
-    let time_column = check_time_column(&table, call, map)?;
-    let schema = table.schema.clone();
     Ok(WindowRelationProvider::new(
-        table,
-        None,
-        &schema,
-        time_column,
+        table.clone(),
+        Some(Arc::new(view.clone())),
+        &input,
+        index,
+        processing_time,
         call.clone(),
     ))
 }
 
-/// The DESCRIPTOR column must be the table's event-time (WATERMARK) column, as in Flink.
+/// The DESCRIPTOR column must be the table's event-time (WATERMARK) column or a processing-time
+/// column (`name AS PROCTIME()`), as in Flink. Returns its index and whether it is processing
+/// time.
 fn check_time_column(
     table: &StreamTable,
     call: &WindowCall,
     map: &TextMap<'_>,
-) -> Result<usize, SqlError> {
+) -> Result<(usize, bool), SqlError> {
     let Ok(index) = table.schema.index_of(&call.time_column) else {
         return Err(SqlError::new(
             SqlState::UNDEFINED_COLUMN,
@@ -218,12 +264,15 @@ fn check_time_column(
         )
         .at(map.find_identifier(&call.time_column).or(call.position)));
     };
+    if table.is_processing_time(index) {
+        return Ok((index, true));
+    }
     match &table.watermark {
-        Some((time, _)) if *time == index => Ok(index),
+        Some((time, _)) if *time == index => Ok((index, false)),
         Some((time, _)) => Err(SqlError::new(
             SqlState::DATATYPE_MISMATCH,
             format!(
-                "column \"{}\" is not the event-time column of \"{}\"; windows are over its WATERMARK column \"{}\"",
+                "column \"{}\" is not the event-time column of \"{}\"; windows are over its WATERMARK column \"{}\" or a PROCTIME() column",
                 call.time_column,
                 table.name(),
                 table.schema.field(*time).name()
@@ -233,7 +282,7 @@ fn check_time_column(
         None => Err(SqlError::new(
             SqlState::DATATYPE_MISMATCH,
             format!(
-                "\"{}\" has no event time: declare WATERMARK FOR {} AS {} - INTERVAL '5' SECOND in its CREATE TABLE",
+                "\"{}\" has no event time: declare WATERMARK FOR {} AS {} - INTERVAL '5' SECOND in its CREATE TABLE (or window over a processing-time column, name AS PROCTIME())",
                 table.name(),
                 call.time_column,
                 call.time_column
@@ -264,6 +313,20 @@ struct Pipeline {
     physical: SchemaRef,
     /// The window call whose relation is in scope, before its aggregation.
     window: Option<WindowCall>,
+    /// Whether that window is over processing time.
+    processing_time: bool,
+}
+
+impl Pipeline {
+    /// The window in scope is over processing time: the source's watermark becomes the wall
+    /// clock (the table's WATERMARK, if any, says nothing about processing time).
+    fn processing_time(&mut self) {
+        self.processing_time = true;
+        if let Some(source) = self.source.as_mut() {
+            source.spec.watermark = None;
+            source.spec.processing_time = Some(PROCESSING_TIME_TICK);
+        }
+    }
 }
 
 struct Builder<'a> {
@@ -375,6 +438,9 @@ impl Builder<'_> {
                     .map_err(|e| self.error(e))?,
             );
             pipeline.window = Some(window.call.clone());
+            if window.processing_time {
+                pipeline.processing_time();
+            }
             return Ok(pipeline);
         } else if let Some(window) = provider.downcast_ref::<WindowRelationProvider>() {
             (window.table.clone(), Some(window.call.clone()))
@@ -409,7 +475,14 @@ impl Builder<'_> {
             schema: qualified,
             physical: table.schema.clone(),
             window,
+            processing_time: false,
         };
+        if provider
+            .downcast_ref::<WindowRelationProvider>()
+            .is_some_and(|w| w.processing_time)
+        {
+            pipeline.processing_time();
+        }
         if let Some(projection) = &scan.projection {
             if pipeline.window.is_some() {
                 return Err(SqlError::new(
@@ -463,6 +536,8 @@ impl Builder<'_> {
             watermark,
             // An option of the connector, known when the job opens its source.
             idle_timeout: None,
+            // Set when a window over processing time reads the source.
+            processing_time: None,
         })
     }
 
@@ -630,9 +705,14 @@ impl Builder<'_> {
             aggregate: kind,
             partition_keys: keys.iter().map(|(k, _)| k.clone()).collect(),
             description: format!(
-                "WindowAggregate: {}({}, {}) keys=[{}] aggregates=[{}]",
+                "WindowAggregate: {}({}{}, {}) keys=[{}] aggregates=[{}]",
                 call.function.name(),
                 call.time_column,
+                if input.processing_time {
+                    " (processing time)"
+                } else {
+                    ""
+                },
                 intervals.join(", "),
                 key_exprs.join(", "),
                 names.join(", ")

@@ -40,6 +40,13 @@ pub struct StreamTable {
 }
 
 impl StreamTable {
+    /// Whether column `index` is a processing-time attribute (`name AS PROCTIME()`).
+    pub fn is_processing_time(&self, index: usize) -> bool {
+        self.columns
+            .get(index)
+            .is_some_and(crate::functions::proctime::is_proctime_call)
+    }
+
     /// Binds `def` with `state`'s functions: computed columns and the watermark expression are
     /// planned and type-checked now, so a bad table never reaches a job.
     pub fn bind(
@@ -269,18 +276,22 @@ pub struct WindowRelationProvider {
     pub view: Option<Arc<LogicalPlan>>,
     /// The input's columns and the three window columns.
     pub schema: SchemaRef,
+    /// Whether the time column is `PROCTIME()`: the window is over processing time, and the
+    /// job's watermark is the wall clock.
+    pub processing_time: bool,
     /// The window call.
     pub call: WindowCall,
 }
 
 impl WindowRelationProvider {
     /// The relation over `table` (through `view`, whose output is `input`), with event time
-    /// in column `time_column` of `input`.
+    /// (or processing time) in column `time_column` of `input`.
     pub fn new(
         table: Arc<StreamTable>,
         view: Option<Arc<LogicalPlan>>,
         input: &Schema,
         time_column: usize,
+        processing_time: bool,
         call: WindowCall,
     ) -> Self {
         let time_zone = match input.field(time_column).data_type() {
@@ -291,14 +302,19 @@ impl WindowRelationProvider {
             datafusion::arrow::datatypes::TimeUnit::Millisecond,
             time_zone,
         );
+        // Flink's types: window_start and window_end are TIMESTAMP(3), window_time has the
+        // time column's type.
+        let bound_type =
+            DataType::Timestamp(datafusion::arrow::datatypes::TimeUnit::Millisecond, None);
         let mut fields: Vec<Field> = input.fields().iter().map(|f| f.as_ref().clone()).collect();
-        for name in ["window_start", "window_end", "window_time"] {
-            fields.push(Field::new(name, window_type.clone(), false));
-        }
+        fields.push(Field::new("window_start", bound_type.clone(), false));
+        fields.push(Field::new("window_end", bound_type, false));
+        fields.push(Field::new("window_time", window_type, false));
         WindowRelationProvider {
             table,
             view,
             schema: Arc::new(Schema::new(fields)),
+            processing_time,
             call,
         }
     }

@@ -1,7 +1,7 @@
 //! Views over stream tables: a streaming query may read a view (`CREATE VIEW bid AS SELECT
 //! bid.auction, ..., dateTime FROM nexmark WHERE event_type = 2`), which DataFusion inlines
 //! into the query's plan, and a window may read one, when the view passes the table's
-//! event-time column through unchanged.
+//! event-time column through unchanged, or computes `PROCTIME()` (a processing-time window).
 
 use std::sync::Arc;
 
@@ -9,6 +9,8 @@ use datafusion::catalog::TableProvider;
 use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::datasource::{ViewTable, source_as_provider};
 use datafusion::logical_expr::{Expr, LogicalPlan};
+
+use crate::functions::proctime::is_proctime_call;
 
 use super::table::{StreamTable, StreamTableProvider, WindowRelationProvider};
 
@@ -64,5 +66,41 @@ pub fn passed_through(plan: &LogicalPlan, name: &str) -> Option<String> {
             Some(name.to_string())
         }
         _ => None,
+    }
+}
+
+/// Whether output column `name` of `plan` is processing time: `PROCTIME()` computed by a
+/// projection, or a table's `name AS PROCTIME()` column, passed through unchanged after that.
+pub fn is_processing_time(plan: &LogicalPlan, name: &str) -> bool {
+    match plan {
+        LogicalPlan::Projection(projection) => {
+            let Some(index) = projection
+                .schema
+                .fields()
+                .iter()
+                .position(|f| f.name() == name)
+            else {
+                return false;
+            };
+            let mut expr = &projection.expr[index];
+            while let Expr::Alias(alias) = expr {
+                expr = &alias.expr;
+            }
+            match expr {
+                Expr::Column(column) => is_processing_time(&projection.input, &column.name),
+                other => is_proctime_call(other),
+            }
+        }
+        LogicalPlan::Filter(filter) => is_processing_time(&filter.input, name),
+        LogicalPlan::SubqueryAlias(alias) => is_processing_time(&alias.input, name),
+        LogicalPlan::TableScan(scan) => source_as_provider(&scan.source)
+            .ok()
+            .and_then(|provider| {
+                let stream = provider.downcast_ref::<StreamTableProvider>()?;
+                let index = stream.table.schema.index_of(name).ok()?;
+                Some(stream.table.is_processing_time(index))
+            })
+            .unwrap_or(false),
+        _ => false,
     }
 }

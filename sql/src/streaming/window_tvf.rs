@@ -80,8 +80,12 @@ pub struct WindowCall {
     pub relation: String,
     /// The window function.
     pub function: WindowFunction,
-    /// The table the window reads (unquoted names folded to lower case).
+    /// The table the window reads (unquoted names folded to lower case); for a derived table,
+    /// its alias.
     pub table: String,
+    /// A group window over a derived table (`FROM (SELECT *, PROCTIME() AS p FROM t) AS b`):
+    /// its query, whose rows the window reads as it reads a view's.
+    pub subquery: Option<Box<datafusion::sql::sqlparser::ast::Query>>,
     /// `PARTITION BY` columns (SESSION only).
     pub partition_by: Vec<String>,
     /// The event-time column from `DESCRIPTOR(...)`.
@@ -365,6 +369,7 @@ fn parse_call(
         relation,
         function,
         table,
+        subquery: None,
         partition_by,
         time_column,
         intervals: values,

@@ -56,6 +56,10 @@ impl Layout {
                 time_field.data_type()
             )));
         };
+        // As in Flink: window_start and window_end are TIMESTAMP(3) whatever the time column
+        // (for a TIMESTAMP_LTZ column, the UTC wall-clock values), window_time has the time
+        // column's type (it is a time attribute again).
+        let bound_type = DataType::Timestamp(TimeUnit::Millisecond, None);
         let window_type = DataType::Timestamp(TimeUnit::Millisecond, time_zone.clone());
         let mut key_fields = Vec::with_capacity(keys.len());
         for (expr, name) in keys {
@@ -66,8 +70,8 @@ impl Layout {
             ));
         }
         let mut fields = vec![
-            Field::new("window_start", window_type.clone(), false),
-            Field::new("window_end", window_type.clone(), false),
+            Field::new("window_start", bound_type.clone(), false),
+            Field::new("window_end", bound_type, false),
             Field::new("window_time", window_type, false),
         ];
         fields.extend(key_fields.iter().cloned());
@@ -123,12 +127,13 @@ impl Layout {
         aggregates: Vec<ArrayRef>,
     ) -> Result<RecordBatch, StreamError> {
         let bound = |value: EventTime| -> ArrayRef {
-            Arc::new(
-                TimestampMillisecondArray::from_value(value, rows)
-                    .with_timezone_opt(self.time_zone.clone()),
-            )
+            Arc::new(TimestampMillisecondArray::from_value(value, rows))
         };
-        let mut columns = vec![bound(start), bound(end), bound(end - 1)];
+        let window_time = Arc::new(
+            TimestampMillisecondArray::from_value(end - 1, rows)
+                .with_timezone_opt(self.time_zone.clone()),
+        );
+        let mut columns = vec![bound(start), bound(end), window_time];
         columns.extend(keys);
         columns.extend(aggregates);
         Ok(RecordBatch::try_new(self.output_schema.clone(), columns)?)

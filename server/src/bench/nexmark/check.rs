@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
 use runnel_engine::stream::StreamError;
 use runnel_engine::stream::sink::SinkWriter;
 use runnel_sql::SqlError;
@@ -102,11 +104,37 @@ pub async fn check(
         Ok(rows) => rows.clone(),
         Err(_) => return Verdict::Different("collector poisoned".into()),
     };
+    let streamed = match query.streamed_summary {
+        Some(summary) => match summarize(streamed, summary).await {
+            Ok(summary) => summary,
+            Err(error) => {
+                return Verdict::Different(format!("the streamed rows' summary failed: {error}"));
+            }
+        },
+        None => streamed,
+    };
     let expected = match events.query(reference).await {
         Ok(batches) => batches,
         Err(error) => return Verdict::Different(format!("the reference query failed: {error}")),
     };
     compare(&rows_of(&streamed), &rows_of(&expected))
+}
+
+/// The rows of `summary`, SQL over `batches` as the table `streamed`.
+async fn summarize(batches: Vec<RecordBatch>, summary: &str) -> Result<Vec<RecordBatch>, String> {
+    let Some(schema) = batches.first().map(RecordBatch::schema) else {
+        return Ok(Vec::new());
+    };
+    let ctx = SessionContext::new();
+    let table = MemTable::try_new(schema, vec![batches]).map_err(|e| e.to_string())?;
+    ctx.register_table("streamed", Arc::new(table))
+        .map_err(|e| e.to_string())?;
+    ctx.sql(summary)
+        .await
+        .map_err(|e| e.to_string())?
+        .collect()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The rows of `batches` printed, one string per row, sorted.

@@ -265,7 +265,9 @@ async fn bench(args: &NexmarkArgs, queries: &[Query], parallelisms: &[usize]) ->
                         row.reason = Some(error);
                     }
                 }
-                if let (Some(events), Some(sql)) = (&reference_events, query.reference) {
+                if let (Some(events), Some(sql), None) =
+                    (&reference_events, query.reference, query.streamed_summary)
+                {
                     match events.time(sql).await {
                         Ok(elapsed) => {
                             row.reference_events_per_second =

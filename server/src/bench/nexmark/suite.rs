@@ -19,6 +19,10 @@ pub struct Query {
     pub sql: &'static str,
     /// The same results computed with plain DataFusion SQL over the materialized events.
     pub reference: Option<&'static str>,
+    /// For a query whose rows depend on more than the events (q12's processing-time windows):
+    /// SQL over its streamed rows (the table `streamed`) that gives what `reference` computes.
+    /// The reference is then no batch equivalent of the query, and is not timed.
+    pub streamed_summary: Option<&'static str>,
 }
 
 macro_rules! query {
@@ -27,6 +31,7 @@ macro_rules! query {
             name: $name,
             sql: include_str!(concat!("../../../nexmark/queries/", $name, ".sql")),
             reference: None,
+            streamed_summary: None,
         }
     };
     ($name:literal, reference) => {
@@ -38,6 +43,17 @@ macro_rules! query {
                 $name,
                 ".sql"
             ))),
+            streamed_summary: None,
+        }
+    };
+    ($name:literal, reference, summary) => {
+        Query {
+            streamed_summary: Some(include_str!(concat!(
+                "../../../nexmark/reference/",
+                $name,
+                ".streamed.sql"
+            ))),
+            ..query!($name, reference)
         }
     };
 }
@@ -62,7 +78,7 @@ pub fn all() -> Vec<Query> {
         query!("q9"),
         query!("q10", reference),
         query!("q11", reference),
-        query!("q12"),
+        query!("q12", reference, summary),
         query!("q13"),
         query!("q14", reference),
         query!("q15"),
