@@ -588,7 +588,10 @@ impl Batches {
             } => {
                 // Already said, or no timeout: wait for rows without a deadline.
                 let deadline = timeout.filter(|_| !*idle).map(|timeout| *since + timeout);
+                // Biased: an event already waiting comes before an expired idle deadline (or
+                // a tick), so a split with rows is never said idle.
                 let received = tokio::select! {
+                    biased;
                     received = receiver.recv() => received,
                     () = sleep_until(deadline) => {
                         *idle = true;

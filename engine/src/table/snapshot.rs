@@ -39,6 +39,11 @@ impl SnapshotTable {
         }
     }
 
+    /// The view's columns as stored when it was created.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
     /// The rows published so far.
     pub fn snapshot(&self) -> Arc<Vec<RecordBatch>> {
         self.published

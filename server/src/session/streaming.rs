@@ -123,6 +123,40 @@ pub fn view_job_key(name: &str) -> JobKey {
 /// `None`). With `resume`, a view whose job has a durable epoch gets that epoch's rows back at
 /// once and its job continues from there (a finished job is only listed); otherwise the view
 /// starts empty and its job from the beginning of its input.
+/// The view's query must still give the columns the view was created with: a view stored by
+/// an older Runnel whose query now plans to other types (window bounds over TIMESTAMP_LTZ
+/// columns became TIMESTAMP(3)) is refused with the column, instead of failing at its first
+/// rows.
+fn check_view_columns(name: &str, stored: &Schema, planned: &Schema) -> Result<(), SqlError> {
+    let mismatch = stored
+        .fields()
+        .iter()
+        .zip(planned.fields().iter())
+        .find(|(s, p)| s.data_type() != p.data_type());
+    if stored.fields().len() != planned.fields().len() || mismatch.is_some() {
+        let detail = match mismatch {
+            Some((s, p)) => format!(
+                "column \"{}\" is {} in the view but {} from its query",
+                s.name(),
+                s.data_type(),
+                p.data_type()
+            ),
+            None => format!(
+                "the view has {} columns but its query gives {}",
+                stored.fields().len(),
+                planned.fields().len()
+            ),
+        };
+        return Err(SqlError::new(
+            SqlState::DATATYPE_MISMATCH,
+            format!(
+                "materialized view \"{name}\" was created by an older Runnel and its query now gives other columns ({detail}); DROP it and CREATE it again"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub fn start_view_job(
     catalog: &Catalog,
     jobs: &JobManager,
@@ -137,6 +171,7 @@ pub fn start_view_job(
             format!("materialized view \"{name}\" does not exist"),
         ));
     };
+    check_view_columns(name, table.schema(), &plan.schema)?;
     let job_name = format!("materialized view {name}");
     let Some((store, default_interval)) = jobs.checkpoints() else {
         table.clear();
@@ -471,5 +506,35 @@ impl SinkWriter for ChannelSink {
 
     async fn finish(&mut self) -> Result<(), StreamError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{DataType, TimeUnit};
+
+    fn schema(zone: Option<&str>) -> Schema {
+        Schema::new(vec![
+            Field::new(
+                "window_start",
+                DataType::Timestamp(TimeUnit::Millisecond, zone.map(Arc::from)),
+                false,
+            ),
+            Field::new("n", DataType::Int64, false),
+        ])
+    }
+
+    #[test]
+    fn a_view_whose_query_now_gives_other_types_is_refused_with_the_column() {
+        assert!(check_view_columns("v", &schema(None), &schema(None)).is_ok());
+        let error = check_view_columns("v", &schema(Some("+00:00")), &schema(None))
+            .expect_err("types differ");
+        assert_eq!(error.state, SqlState::DATATYPE_MISMATCH);
+        assert!(
+            error.message.contains("column \"window_start\"") && error.message.contains("DROP"),
+            "{}",
+            error.message
+        );
     }
 }
