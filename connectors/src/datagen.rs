@@ -31,10 +31,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use runnel_engine::stream::StreamError;
 use runnel_engine::stream::source::SplitReader;
-use tokio::time::Instant;
 
 use crate::error::{ConnectorError, sql_type_name};
 use crate::options::{Options, field_key, invalid};
+use crate::pacing::Pacer;
 
 /// Most rows in one generated batch.
 pub const DATAGEN_BATCH_SIZE: usize = 4096;
@@ -535,7 +535,8 @@ impl DatagenOptions {
                     next_row,
                     end_row,
                     rate,
-                    clock: None,
+                    emitted: 0,
+                    pacer: Pacer::default(),
                     text: String::new(),
                 }) as Box<dyn SplitReader>
             })
@@ -566,8 +567,9 @@ pub struct DatagenSplitReader {
     end_row: Option<u64>,
     /// Rows per second for this split.
     rate: f64,
-    /// When the rate's count started and how many rows were emitted since.
-    clock: Option<(Instant, u64)>,
+    /// Rows this split emitted, which are due at `rate`.
+    emitted: u64,
+    pacer: Pacer,
     /// Reused text buffer for strings.
     text: String,
 }
@@ -599,13 +601,13 @@ impl SplitReader for DatagenSplitReader {
         let size = (DATAGEN_BATCH_SIZE as f64)
             .min(per_tenth)
             .min(remaining as f64) as usize;
-        self.pace().await;
+        self.pacer
+            .wait(Duration::from_secs_f64(self.emitted as f64 / self.rate))
+            .await;
         self.rng = StdRng::seed_from_u64(split_seed(self.seed, self.next_row));
         let batch = self.generate(size)?;
         self.next_row += size as u64;
-        if let Some((_, emitted)) = self.clock.as_mut() {
-            *emitted += size as u64;
-        }
+        self.emitted += size as u64;
         Ok(Some(batch))
     }
 
@@ -615,19 +617,6 @@ impl SplitReader for DatagenSplitReader {
 }
 
 impl DatagenSplitReader {
-    /// Waits until the rows emitted so far are due at `rate`. After a stall of more than a
-    /// second (a slow consumer) the count restarts instead of bursting to catch up.
-    async fn pace(&mut self) {
-        let now = Instant::now();
-        let (start, emitted) = *self.clock.get_or_insert((now, 0));
-        let due = start + Duration::from_secs_f64(emitted as f64 / self.rate);
-        if due > now {
-            tokio::time::sleep_until(due).await;
-        } else if now.duration_since(due) > Duration::from_secs(1) {
-            self.clock = Some((now, 0));
-        }
-    }
-
     /// The next `size` rows.
     fn generate(&mut self, size: usize) -> Result<RecordBatch, StreamError> {
         let now_nanos = now_nanos();

@@ -20,6 +20,7 @@ pub mod filesystem;
 pub mod kafka;
 pub mod nexmark;
 pub mod options;
+pub mod pacing;
 pub mod registry;
 pub mod sink;
 

@@ -21,12 +21,13 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use runnel_engine::stream::StreamError;
 use runnel_engine::stream::source::SplitReader;
-use tokio::time::Instant;
+use runnel_engine::stream::watermark::wall_clock_millis;
 
 use self::columns::{BatchBuilder, Layout};
 use self::model::{Channels, Model, Pool};
 use crate::error::ConnectorError;
 use crate::options::{Options, invalid};
+use crate::pacing::Pacer;
 
 /// The options of a `nexmark` table.
 pub const NEXMARK_OPTIONS: &[&str] = &[
@@ -181,12 +182,6 @@ fn parse_base_time(text: &str) -> Result<i64, ConnectorError> {
         })
 }
 
-fn wall_clock_millis() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 impl NexmarkOptions {
     /// Whether the source ends (`events.num` was set).
     pub fn bounded(&self) -> bool {
@@ -246,7 +241,7 @@ impl NexmarkOptions {
                     block,
                     events: self.events,
                     max_speed: self.max_speed,
-                    wall_start: None,
+                    pacer: Pacer::default(),
                 }) as Box<dyn SplitReader>
             })
             .collect()
@@ -273,8 +268,8 @@ pub struct NexmarkSplitReader {
     /// All events of the source, when bounded.
     events: Option<u64>,
     max_speed: bool,
-    /// When this split started pacing, and the event time it started at.
-    wall_start: Option<(Instant, i64)>,
+    /// Emits events as the wall clock passes their event time.
+    pacer: Pacer,
 }
 
 impl std::fmt::Debug for NexmarkSplitReader {
@@ -294,17 +289,12 @@ impl NexmarkSplitReader {
     /// `max-emit-speed` is set. After a stall of more than a second the clock restarts
     /// instead of bursting to catch up.
     async fn pace(&mut self, first_time: i64) {
-        if self.max_speed {
-            return;
-        }
-        let now = Instant::now();
-        let (start, start_time) = *self.wall_start.get_or_insert((now, first_time));
-        let offset = Duration::from_millis((first_time - start_time).max(0) as u64);
-        let due = start + offset;
-        if due > now {
-            tokio::time::sleep_until(due).await;
-        } else if now.duration_since(due) > Duration::from_secs(1) {
-            self.wall_start = Some((now, first_time));
+        if !self.max_speed {
+            // Any origin will do (the pacer counts from the first event): the earliest
+            // representable time keeps every event time, before 1970 too, a positive offset.
+            let offset = i128::from(first_time) - i128::from(i64::MIN);
+            let offset = u64::try_from(offset).unwrap_or(u64::MAX);
+            self.pacer.wait(Duration::from_millis(offset)).await;
         }
     }
 }

@@ -512,3 +512,27 @@ fn declared_subsets_and_bad_columns() {
     assert!((32_000.0..33_500.0).contains(&(mean + 32.0)), "{mean}");
     assert!(refused(&[("events.number", "10")]).contains("unsupported option 'events.number'"));
 }
+
+#[tokio::test]
+async fn without_max_emit_speed_events_come_as_the_clock_passes_their_event_time() {
+    // 1000 events/s in blocks of 100 (a tenth of a second each), from before 1970: the third
+    // block is due 200 ms after the first.
+    let pairs = [
+        ("events.num", "300"),
+        ("first-event.rate", "1000"),
+        ("base-time", "1969-12-31 23:59:59"),
+    ];
+    let mut splits = options(&pairs).splits(1, None);
+    let split = &mut splits[0];
+    let started = std::time::Instant::now();
+    let mut events = 0;
+    while let Some(batch) = split.next_batch().await.expect("batch") {
+        events += batch.num_rows();
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(events, 300);
+    assert!(
+        elapsed >= std::time::Duration::from_millis(200),
+        "{elapsed:?}"
+    );
+}

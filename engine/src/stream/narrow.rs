@@ -7,10 +7,10 @@
 //! input's buffers), and evaluated over that batch, which a filter can also cut down before
 //! the expressions are computed.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use datafusion::arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use datafusion::arrow::datatypes::{Field, Schema};
+use datafusion::arrow::datatypes::{Field, Schema, SchemaRef};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::physical_expr::ScalarFunctionExpr;
 use datafusion::physical_expr::expressions::{Column, Literal};
@@ -26,6 +26,9 @@ pub struct Narrowed {
     inputs: Vec<Arc<dyn PhysicalExpr>>,
     /// The expressions, over the batch of `inputs`.
     exprs: Vec<Arc<dyn PhysicalExpr>>,
+    /// The schema of the batch of `inputs`, from the first batch (the input's types do not
+    /// change from batch to batch).
+    schema: OnceLock<SchemaRef>,
 }
 
 /// Whether `expr` only selects: a column, a literal, or a ROW field of one (`get_field`),
@@ -82,26 +85,31 @@ impl Narrowed {
         Narrowed {
             inputs,
             exprs: rewritten,
+            schema: OnceLock::new(),
         }
     }
 
     /// The batch of what the expressions read from `batch` (shared buffers, no copies).
     pub fn select(&self, batch: &RecordBatch) -> Result<RecordBatch, StreamError> {
         let rows = batch.num_rows();
-        let mut fields = Vec::with_capacity(self.inputs.len());
-        let mut arrays = Vec::with_capacity(self.inputs.len());
-        for (index, input) in self.inputs.iter().enumerate() {
-            let array = input.evaluate(batch)?.into_array(rows)?;
-            fields.push(Field::new(
-                format!("input{index}"),
-                array.data_type().clone(),
-                true,
-            ));
-            arrays.push(array);
-        }
+        let arrays = self
+            .inputs
+            .iter()
+            .map(|input| Ok(input.evaluate(batch)?.into_array(rows)?))
+            .collect::<Result<Vec<ArrayRef>, StreamError>>()?;
+        let schema = self.schema.get_or_init(|| {
+            let fields: Vec<Field> = arrays
+                .iter()
+                .enumerate()
+                .map(|(index, array)| {
+                    Field::new(format!("input{index}"), array.data_type().clone(), true)
+                })
+                .collect();
+            Arc::new(Schema::new(fields))
+        });
         let options = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(RecordBatch::try_new_with_options(
-            Arc::new(Schema::new(fields)),
+            schema.clone(),
             arrays,
             &options,
         )?)

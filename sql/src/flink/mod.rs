@@ -42,4 +42,5 @@ pub use detect::is_flink_create_table;
 pub use field_names::name_selected_fields;
 pub use job::{StopJob, is_stop_job, parse_stop_job};
 pub use table::parse_create_table;
+pub(crate) use types::UTC;
 pub use types::parse_type;

@@ -19,7 +19,7 @@ const MAX_DEPTH: usize = 64;
 
 /// The time zone of instant types (`TIMESTAMP_LTZ`, `TIMESTAMP WITH TIME ZONE`): values are
 /// UTC instants, shown in the session's zone.
-const UTC: &str = "+00:00";
+pub(crate) const UTC: &str = "+00:00";
 
 /// Fields of an interval qualifier (`INTERVAL DAY TO SECOND`).
 const INTERVAL_FIELDS: [&str; 6] = ["YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"];

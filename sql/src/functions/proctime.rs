@@ -16,12 +16,14 @@ use datafusion::logical_expr::{
 };
 use runnel_engine::stream::watermark::wall_clock_millis;
 
+use crate::flink::UTC;
+
 /// The function's name as DataFusion knows it.
 pub const PROCTIME_NAME: &str = "proctime";
 
 /// The type of `PROCTIME()`: TIMESTAMP_LTZ(3), a UTC instant in milliseconds.
-pub fn proctime_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Millisecond, Some(Arc::from("+00:00")))
+fn proctime_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some(Arc::from(UTC)))
 }
 
 /// Whether `expr` is a call of `PROCTIME()` (aliased or not).
@@ -73,7 +75,7 @@ impl ScalarUDFImpl for Proctime {
     fn invoke_with_args(&self, _args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         Ok(ColumnarValue::Scalar(ScalarValue::TimestampMillisecond(
             Some(wall_clock_millis()),
-            Some(Arc::from("+00:00")),
+            Some(Arc::from(UTC)),
         )))
     }
 }

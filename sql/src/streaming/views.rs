@@ -39,9 +39,16 @@ pub fn stream_view(provider: &Arc<dyn TableProvider>) -> Option<&LogicalPlan> {
     (!scanned_stream_tables(plan).is_empty()).then_some(plan)
 }
 
-/// The column of the scanned table that output column `name` of `plan` is, when it is one
-/// passed through unchanged (renamed at most) by projections, filters and aliases.
-pub fn passed_through(plan: &LogicalPlan, name: &str) -> Option<String> {
+/// Where an output column of a view's plan comes from.
+enum Origin<'a> {
+    /// A column of the scanned stream table, passed through unchanged (renamed at most).
+    Scanned(Arc<StreamTable>, String),
+    /// An expression computed by a projection, passed through unchanged after that.
+    Computed(&'a Expr),
+}
+
+/// Where output column `name` of `plan` comes from, through projections, filters and aliases.
+fn origin<'a>(plan: &'a LogicalPlan, name: &str) -> Option<Origin<'a>> {
     match plan {
         LogicalPlan::Projection(projection) => {
             let index = projection
@@ -54,53 +61,39 @@ pub fn passed_through(plan: &LogicalPlan, name: &str) -> Option<String> {
                 expr = &alias.expr;
             }
             match expr {
-                Expr::Column(column) => passed_through(&projection.input, &column.name),
-                _ => None,
+                Expr::Column(column) => origin(&projection.input, &column.name),
+                computed => Some(Origin::Computed(computed)),
             }
         }
-        LogicalPlan::Filter(filter) => passed_through(&filter.input, name),
-        LogicalPlan::SubqueryAlias(alias) => passed_through(&alias.input, name),
+        LogicalPlan::Filter(filter) => origin(&filter.input, name),
+        LogicalPlan::SubqueryAlias(alias) => origin(&alias.input, name),
         LogicalPlan::TableScan(scan) => {
             let provider = source_as_provider(&scan.source).ok()?;
-            provider.downcast_ref::<StreamTableProvider>()?;
-            Some(name.to_string())
+            let stream = provider.downcast_ref::<StreamTableProvider>()?;
+            Some(Origin::Scanned(stream.table.clone(), name.to_string()))
         }
         _ => None,
+    }
+}
+
+/// The column of the scanned table that output column `name` of `plan` is, when it is one
+/// passed through unchanged (renamed at most) by projections, filters and aliases.
+pub fn passed_through(plan: &LogicalPlan, name: &str) -> Option<String> {
+    match origin(plan, name)? {
+        Origin::Scanned(_, column) => Some(column),
+        Origin::Computed(_) => None,
     }
 }
 
 /// Whether output column `name` of `plan` is processing time: `PROCTIME()` computed by a
 /// projection, or a table's `name AS PROCTIME()` column, passed through unchanged after that.
 pub fn is_processing_time(plan: &LogicalPlan, name: &str) -> bool {
-    match plan {
-        LogicalPlan::Projection(projection) => {
-            let Some(index) = projection
-                .schema
-                .fields()
-                .iter()
-                .position(|f| f.name() == name)
-            else {
-                return false;
-            };
-            let mut expr = &projection.expr[index];
-            while let Expr::Alias(alias) = expr {
-                expr = &alias.expr;
-            }
-            match expr {
-                Expr::Column(column) => is_processing_time(&projection.input, &column.name),
-                other => is_proctime_call(other),
-            }
-        }
-        LogicalPlan::Filter(filter) => is_processing_time(&filter.input, name),
-        LogicalPlan::SubqueryAlias(alias) => is_processing_time(&alias.input, name),
-        LogicalPlan::TableScan(scan) => source_as_provider(&scan.source)
-            .ok()
-            .and_then(|provider| {
-                let stream = provider.downcast_ref::<StreamTableProvider>()?;
-                let index = stream.table.schema.index_of(name).ok()?;
-                Some(stream.table.is_processing_time(index))
-            })
-            .unwrap_or(false),
-        _ => false,
+    match origin(plan, name) {
+        Some(Origin::Scanned(table, column)) => table
+            .schema
+            .index_of(&column)
+            .is_ok_and(|index| table.is_processing_time(index)),
+        Some(Origin::Computed(expr)) => is_proctime_call(expr),
+        None => false,
     }
 }
